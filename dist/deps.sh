@@ -1,0 +1,36 @@
+#!/bin/sh
+# deps.sh - install the Debian packages postern needs to build, run and test.
+# Idempotent: installs only what is missing. Run as root on Debian 12.
+set -eu
+
+BUILD="build-essential cmake pkg-config \
+ libevent-dev libssl-dev libsasl2-dev libsasl2-modules liblmdb-dev \
+ libpcre2-dev libconfig-dev libcrypt-dev zlib1g-dev"
+TEST="libcmocka-dev python3-pytest clang libclang-rt-14-dev openssl \
+ swaks dnsmasq-base python3-dkim procps iproute2 lmdb-utils"
+
+want="$BUILD"
+case "${1:-build}" in
+build) ;;
+test) want="$BUILD $TEST" ;;
+*) echo "usage: deps.sh [build|test]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing packages:$missing (run as root to install)" >&2
+	exit 1
+fi
+echo "deps.sh: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists yet.
+apt-get update -qq || apt-get update
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
