@@ -48,6 +48,8 @@ buf_reserve(struct buf *b, size_t more)
 	while (cap < need + 1)
 		cap = cap > ((size_t)-1) / 2 ? need + 1 : cap * 2;
 	b->data = xrealloc(b->data, cap);
+	if (b->cap == 0)
+		b->data[0] = '\0';	/* a fresh buffer is a valid "" */
 	b->cap = cap;
 	return 0;
 }
