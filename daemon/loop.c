@@ -31,6 +31,13 @@ static char			*lp_file;	/* NULL: embedded default */
 static struct event		*lp_sighup, *lp_sigterm, *lp_sigint, *lp_drain;
 static bool			 lp_stopping;
 static void			(*lp_on_shutdown[4])(void);
+static struct loop_shared	 lp_shared;
+
+struct loop_shared *
+loop_shared(void)
+{
+	return &lp_shared;
+}
 
 struct event_base *
 loop_base(void)

@@ -19,6 +19,8 @@ struct event_base;
 struct route;
 struct auth_db;
 struct store;
+struct auth_cache;
+struct auth_throttle;
 
 struct gen {
 	int		 refs;
@@ -30,6 +32,17 @@ struct gen {
 	struct auth_db	*auth;
 	void		*ext[4];
 };
+
+/*
+ * Process-wide objects that outlive generations (set up by main.c): the
+ * mail store, the login cache and the failed-login throttle.
+ */
+struct loop_shared {
+	struct store		*store;
+	struct auth_cache	*auth_cache;
+	struct auth_throttle	*auth_throttle;
+};
+struct loop_shared	*loop_shared(void);
 
 /* Fill a new generation's derived objects; -1 and a message on failure. */
 typedef int loop_gen_build_fn(struct gen *, char *err, size_t errlen);

@@ -26,6 +26,9 @@
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "route.h"
+#include "smtp.h"
+#include "store.h"
 #include "work.h"
 #include "xmalloc.h"
 
@@ -229,11 +232,49 @@ main_on_shutdown(void)
 	listen_stop();
 }
 
+/* Build what each configuration generation derives from its conf. */
+static int
+main_gen_build(struct gen *g, char *err, size_t errlen)
+{
+	struct loop_shared	*sh = loop_shared();
+	const char		*e;
+
+	if ((g->route = route_new(g->conf, &e)) == NULL) {
+		snprintf(err, errlen, "%s", e);
+		return -1;
+	}
+	g->auth = auth_db_new(g->conf);
+	/* A reload may change passwords: forget every cached login. */
+	if (sh->auth_cache != NULL)
+		auth_cache_clear(sh->auth_cache);
+	if (sh->store != NULL)
+		store_set_conf(sh->store, g->conf);
+	return 0;
+}
+
+static void
+main_gen_free(struct gen *g)
+{
+	route_free(&g->route);
+	auth_db_free(&g->auth);
+}
+
+static void
+main_shared_free(void)
+{
+	struct loop_shared	*sh = loop_shared();
+
+	store_close(&sh->store);
+	auth_cache_free(&sh->auth_cache);
+	auth_throttle_free(&sh->auth_throttle);
+	auth_sasl_global_done();
+}
+
 static int
 main_serve(int argc, char **argv)
 {
 	struct conf	*conf;
-	const char	*file = NULL, *used, *err;
+	const char	*file = NULL, *used, *err = NULL;
 	bool		 dev = false;
 	char		 ebuf[512];
 	struct timespec	 t0, t1;
@@ -267,10 +308,19 @@ main_serve(int argc, char **argv)
 		return 1;
 	}
 	loop_set_conf_file(used);
-	if (loop_init(conf, NULL, NULL, ebuf, sizeof(ebuf)) == -1) {
+	if (auth_sasl_global_init_blocking("postern", &err) == -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		conf_free(&conf);
+		return 1;
+	}
+	loop_shared()->auth_cache = auth_cache_new(0, 0);
+	loop_shared()->auth_throttle = auth_throttle_new(0, 0, 0);
+	if (loop_init(conf, main_gen_build, main_gen_free, ebuf,
+	    sizeof(ebuf)) == -1) {
 		fprintf(stderr, "postern: %s\n", ebuf);
 		conf_free(&conf);
 		loop_free();
+		main_shared_free();
 		return 1;
 	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -281,6 +331,9 @@ main_serve(int argc, char **argv)
 	}
 	for (svc = 0; svc < SVC__N; svc++)
 		conn_set_proto((enum conn_svc)svc, greet_proto((enum conn_svc)svc));
+	conn_set_proto(SVC_SMTP, smtp_proto(SVC_SMTP));
+	conn_set_proto(SVC_SUBMISSION, smtp_proto(SVC_SUBMISSION));
+	conn_set_proto(SVC_SUBMISSIONS, smtp_proto(SVC_SUBMISSIONS));
 	if (listen_start(loop_gen()->conf, ebuf, sizeof(ebuf)) == -1) {
 		fprintf(stderr, "postern: %s\n", ebuf);
 		work_shutdown();
@@ -288,10 +341,14 @@ main_serve(int argc, char **argv)
 		return 1;
 	}
 	loop_on_shutdown(main_on_shutdown);
-	if (main_drop_privileges(uid, gid) == -1) {
+	if (main_drop_privileges(uid, gid) == -1 ||
+	    store_open(loop_gen()->conf, &loop_shared()->store, &err) == -1) {
+		if (loop_shared()->store == NULL && err != NULL)
+			log_err("store open failed error=\"%s\"", err);
 		listen_stop();
 		work_shutdown();
 		loop_free();
+		main_shared_free();
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -306,6 +363,7 @@ main_serve(int argc, char **argv)
 	conn_free_all();
 	work_shutdown();
 	loop_free();
+	main_shared_free();
 	log_info("stopped");
 	return rc;
 }

@@ -35,6 +35,9 @@ log_debug_enabled(void)
 	return log_level >= LOG_L_DEBUG;
 }
 
+static void log_vwrite(enum log_level, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
