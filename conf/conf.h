@@ -71,7 +71,7 @@ struct conf_symbol {
 };
 
 struct conf {
-	char			*file;		/* path it came from; "(embedded)" */
+	char			*file;		/* path it came from; "(embedded default)" */
 	bool			 dev;		/* the embedded development default */
 
 	char			*fqdn;
@@ -203,7 +203,13 @@ struct conf_errors {
 
 /*
  * Load and validate FILE.  Returns NULL and fills errs (every error found,
- * not just the first) on failure.  errs may be NULL.  [any, blocking]
+ * not just the first, sorted by file and line) on failure.  errs may be
+ * NULL; it is overwritten, not appended to: free it with
+ * conf_errors_free() after every call.  Options absent from the file get
+ * the production defaults of CONFIG.md.  dkim.domains, when absent, is
+ * filled in with one entry per domain using dkim.defaults, so consumers
+ * never need a fallback.  accounts_file, if it exists, is merged after the
+ * accounts of the file.  [any, blocking]
  */
 struct conf	*conf_load(const char *file, struct conf_errors *errs);
 /* Load from an in-memory text (fuzzers, tests); name is used in errors. */
@@ -212,7 +218,11 @@ struct conf	*conf_load_string(const char *text, const char *name,
 /* The embedded development default of CONFIG.md (state under ./postern-dev). */
 struct conf	*conf_default_dev(void);
 void		 conf_free(struct conf **);
-/* "FILE:LINE: option: message" (no newline); caller frees. */
+/*
+ * "FILE:LINE: option: message" (no newline); caller frees.  Without a
+ * line (a missing required option) "FILE: option: message"; without an
+ * option (the file cannot be read) "FILE: message".
+ */
 char		*conf_error_format(const struct conf_error *);
 void		 conf_errors_free(struct conf_errors *);
 
@@ -220,4 +230,12 @@ void		 conf_errors_free(struct conf_errors *);
 bool		 conf_is_local_domain(const struct conf *, const char *domain);
 const struct conf_account *conf_find_account(const struct conf *,
 		    const char *address);
+
+/*
+ * Split a listen address "1.2.3.4:25" or "[::1]:25" into the IP literal
+ * (no brackets; caller frees) and the port (1-65535).  Host names are
+ * not accepted: listeners bind before DNS is up.  -1 on any syntax
+ * error, with *host_r untouched.  [any]
+ */
+int		 conf_parse_hostport(const char *s, char **host_r, int *port_r);
 #endif
