@@ -12,7 +12,7 @@ art="$top/tests/fuzz/artifacts"
 mkdir -p "$art"
 pass=0
 fail=0
-for bin in "$build"/fuzz_*; do
+for bin in "$build"/tests/fuzz_*; do
 	[ -x "$bin" ] || continue
 	name=$(basename "$bin")
 	target=${name#fuzz_}
