@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -348,11 +349,78 @@ conn_output_len(struct conn *c)
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
+/* Log each line of a write at debug level (protocol trace). */
+static void
+conn_trace_out(struct conn *c, const char *p, size_t len)
+{
+	const char	*e;
+	size_t		 n;
+
+	while (len > 0) {
+		e = memchr(p, '\n', len);
+		n = e ? (size_t)(e - p) + 1 : len;
+		log_msg(LOG_L_DEBUG, "%016llx %s > %.*s", (unsigned long long)c->id,
+		    conn_svc_name(c->svc),
+		    (int)(n > 0 && p[n - 1] == '\n' ? (n > 1 && p[n - 2] == '\r' ?
+		    n - 2 : n - 1) : n), p);
+		p += n;
+		len -= n;
+	}
+}
+
+/*
+ * Where the credentials start in a command line, or NULL: SMTP/POP3
+ * "AUTH mech <ir>", POP3 "PASS x", IMAP "tag LOGIN u p" and
+ * "tag AUTHENTICATE mech <ir>", ManageSieve "AUTHENTICATE ...".
+ */
+static const char *
+conn_secret_start(const char *line, size_t len)
+{
+	static const char *const verbs[] = { "AUTH ", "PASS ", "LOGIN ",
+	    "AUTHENTICATE " };
+	const char	*w = line, *end = line + len, *sp;
+	size_t		 i, k;
+
+	for (k = 0; k < 2 && w < end; k++) {	/* verb, or tag then verb */
+		for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+			size_t vl = strlen(verbs[i]);
+			if ((size_t)(end - w) >= vl && strncasecmp(w, verbs[i], vl) == 0)
+				return w + vl;
+		}
+		if ((sp = memchr(w, ' ', (size_t)(end - w))) == NULL)
+			return NULL;
+		w = sp + 1;
+	}
+	return NULL;
+}
+
+void
+conn_trace_in(struct conn *c, const char *line, size_t len, bool secret)
+{
+	const char	*s;
+
+	if (!log_debug_enabled())
+		return;
+	if (secret)
+		log_msg(LOG_L_DEBUG, "%016llx %s < <redacted>",
+		    (unsigned long long)c->id, conn_svc_name(c->svc));
+	else if ((s = conn_secret_start(line, len)) != NULL)
+		log_msg(LOG_L_DEBUG, "%016llx %s < %.*s<redacted>",
+		    (unsigned long long)c->id, conn_svc_name(c->svc),
+		    (int)(s - line), line);
+	else
+		log_msg(LOG_L_DEBUG, "%016llx %s < %.*s",
+		    (unsigned long long)c->id, conn_svc_name(c->svc), (int)len,
+		    line);
+}
+
 void
 conn_write(struct conn *c, const void *p, size_t len)
 {
 	if (c->reap_queued)
 		return;
+	if (log_debug_enabled())
+		conn_trace_out(c, p, len);
 	bufferevent_write(c->bev, p, len);
 }
 
@@ -365,8 +433,18 @@ conn_puts(struct conn *c, const char *s)
 void
 conn_vprintf(struct conn *c, const char *fmt, va_list ap)
 {
+	char	*s;
+	int	 n;
+
 	if (c->reap_queued)
 		return;
+	if (log_debug_enabled()) {
+		if ((n = vasprintf(&s, fmt, ap)) >= 0) {
+			conn_write(c, s, (size_t)n);
+			free(s);
+		}
+		return;
+	}
 	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
 }
 

@@ -75,6 +75,15 @@ void		 conn_printf(struct conn *, const char *, ...)
 void		 conn_vprintf(struct conn *, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
 
+/*
+ * Protocol traces (debug = true): log one input line.  Credentials are
+ * redacted: arguments of AUTH/AUTHENTICATE/LOGIN/PASS and, when secret is
+ * true, the whole line (a SASL continuation).  Output is traced by
+ * conn_write itself.
+ */
+void		 conn_trace_in(struct conn *, const char *line, size_t len,
+		    bool secret);
+
 /* Pause or resume reading (e.g. while a worker job runs). */
 void		 conn_read_enable(struct conn *, bool);
 /* Idle timeout in seconds for reads (0: none). */

@@ -182,6 +182,7 @@ greet_input(void *arg)
 			conn_close(g->c);
 			return;
 		}
+		conn_trace_in(g->c, line, len, false);
 		switch (g->svc) {
 		case SVC_SMTP: case SVC_SUBMISSION: case SVC_SUBMISSIONS:
 			greet_smtp(g, line);

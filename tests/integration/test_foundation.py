@@ -321,3 +321,45 @@ def test_cli_hash_password():
     assert r.returncode != 0
     r = run("hash-password", "mypassword", input="")
     assert r.returncode == 2 and "never from the command line" in r.stderr
+
+
+def test_debug_traces_redact_passwords(make_server):
+    srv = make_server(services=["smtp", "imap", "pop3"], debug=True)
+    s = srv.connect("smtp")
+    readline(s)
+    s.sendall(b"EHLO trace.example\r\nAUTH PLAIN AGFsaWNlAHMzY3JldA==\r\nQUIT\r\n")
+    while readline(s):
+        pass
+    s.close()
+    s = srv.connect("imap")
+    readline(s)
+    s.sendall(b"a1 LOGIN alice hunter2pw\r\na2 LOGOUT\r\n")
+    while readline(s):
+        pass
+    s.close()
+    s = srv.connect("pop3")
+    readline(s)
+    s.sendall(b"USER alice\r\nPASS pop-s3cret\r\nQUIT\r\n")
+    while readline(s):
+        pass
+    s.close()
+    srv.wait_log("pop3 < QUIT")
+    log = srv.log()
+    assert "smtp < EHLO trace.example" in log        # traces are on
+    assert "smtp > 250-mail.example.test" in log
+    assert "smtp < AUTH <redacted>" in log
+    assert "imap < a1 LOGIN <redacted>" in log
+    assert "pop3 < PASS <redacted>" in log
+    for secret in ("AGFsaWNlAHMzY3JldA", "hunter2pw", "pop-s3cret"):
+        assert secret not in log
+
+
+def test_no_traces_without_debug(server):
+    s = server.connect("smtp")
+    readline(s)
+    s.sendall(b"EHLO quiet.example\r\nQUIT\r\n")
+    while readline(s):
+        pass
+    s.close()
+    server.wait_log("smtp disconnect")
+    assert "quiet.example" not in server.log()
