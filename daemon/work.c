@@ -11,6 +11,7 @@
 #include <sys/queue.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -38,6 +39,7 @@ struct work_queue {
 
 static struct work_queue	 wq_pool, wq_serial;
 static pthread_mutex_t		 wq_done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t		 wq_done_cond = PTHREAD_COND_INITIALIZER;
 static struct work_list		 wq_done = TAILQ_HEAD_INITIALIZER(wq_done);
 static struct event		*wq_bell;
 static int			 wq_pending;	/* loop thread only */
@@ -62,6 +64,7 @@ work_thread(void *p)
 
 		pthread_mutex_lock(&wq_done_lock);
 		TAILQ_INSERT_TAIL(&wq_done, j, entry);
+		pthread_cond_signal(&wq_done_cond);	/* work_shutdown waits */
 		pthread_mutex_unlock(&wq_done_lock);
 		event_active(wq_bell, EV_READ, 0);	/* merges; drain all */
 		pthread_mutex_lock(&q->lock);
@@ -182,7 +185,27 @@ work_queue_stop(struct work_queue *q)
 void
 work_shutdown(void)
 {
-	/* Workers finish what is queued (a delivery in flight completes). */
+	struct timespec	 deadline;
+
+	/*
+	 * Drain in rounds: a completion may submit a follow-up job (a
+	 * delivery's files are durable, now its index commit), so run
+	 * completions until nothing is pending, then stop the threads.
+	 * Bounded, so a stuck job cannot hang the exit forever.
+	 */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 60;
+	while (wq_pending > 0 && wq_bell != NULL) {
+		pthread_mutex_lock(&wq_done_lock);
+		while (TAILQ_EMPTY(&wq_done))
+			if (pthread_cond_timedwait(&wq_done_cond, &wq_done_lock,
+			    &deadline) != 0)
+				break;
+		pthread_mutex_unlock(&wq_done_lock);
+		if (TAILQ_EMPTY(&wq_done))
+			break;			/* deadline passed */
+		work_bell(-1, 0, NULL);
+	}
 	work_queue_stop(&wq_pool);
 	work_queue_stop(&wq_serial);
 	if (wq_bell != NULL) {

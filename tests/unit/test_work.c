@@ -157,6 +157,38 @@ test_done_may_be_null(void **state)
 	assert_int_equal(work_pending(), 0);
 }
 
+static int	 chain_done;
+
+static void
+chain_second_done(void *arg)
+{
+	chain_done++;
+}
+
+/* A completion that submits a follow-up, as a delivery does. */
+static void
+chain_first_done(void *arg)
+{
+	work_submit_serial(noop, chain_second_done, NULL);
+}
+
+static void
+test_shutdown_drains_follow_ups(void **state)
+{
+	const char	*err;
+	int		 i;
+
+	work_shutdown();		/* the group's pool: start a fresh one */
+	assert_int_equal(work_init(base, 2, &err), 0);
+	chain_done = 0;
+	for (i = 0; i < 100; i++)
+		work_submit(noop, chain_first_done, NULL);
+	work_shutdown();		/* no loop runs: shutdown must drain */
+	assert_int_equal(chain_done, 100);
+	assert_int_equal(work_pending(), 0);
+	assert_int_equal(work_init(base, 2, &err), 0);	/* for teardown */
+}
+
 int
 main(void)
 {
@@ -164,6 +196,7 @@ main(void)
 		cmocka_unit_test(test_ten_thousand_jobs),
 		cmocka_unit_test(test_serial_lane_order),
 		cmocka_unit_test(test_done_may_be_null),
+		cmocka_unit_test(test_shutdown_drains_follow_ups),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
