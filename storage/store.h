@@ -85,4 +85,59 @@ struct store_watch;
 struct store_watch *store_watch_add(struct store *, const char *account,
 	    const char *mailbox, void (*cb)(void *arg), void *arg);
 void	 store_watch_del(struct store_watch **);
+
+/*
+ * Counters for metrics and benchmarks ("fsyncs per message").  Updated
+ * on the loop thread when each job completes.  [loop]
+ */
+struct store_stats {
+	uint64_t	 deliveries;	/* recipients delivered (result 0) */
+	uint64_t	 failures;	/* recipients with result != 0 */
+	uint64_t	 file_fsyncs;	/* message files fsynced */
+	uint64_t	 dir_fsyncs;	/* new/ and cur/ directories fsynced */
+	uint64_t	 index_commits;	/* LMDB write txns, one sync each */
+	uint64_t	 index_errors;	/* failed index commits (see store_deliver.c) */
+};
+void	 store_stats(const struct store *, struct store_stats *stats_r);
+
+/*
+ * [loop] True if a delivery to this mailbox reached the Maildir but not
+ * the index (its commit failed), so the next SELECT/STATUS must rescan
+ * the folder; clear resets the mark once the caller has synced.
+ */
+bool	 store_mailbox_needs_rescan(struct store *, const char *account,
+	    const char *mailbox, bool clear);
+
+/*
+ * Reading (POP3, IMAP).  Mailbox names are UTF-8 IMAP names with the
+ * configured hierarchy separator; "INBOX" matches in any case.
+ */
+struct store_mailbox {
+	char		*name;
+	uint32_t	 uidvalidity;
+	uint32_t	 uidnext;
+	uint32_t	 messages;
+	uint32_t	 unseen;
+	uint64_t	 size;		/* sum of RFC822.SIZE */
+	uint64_t	 highestmodseq;
+	bool		 subscribed;
+	uint32_t	 special_use;	/* IDX_SU_* bits (idx.h) */
+};
+
+/* [loop] The account's mailboxes from one index snapshot, name order. */
+int	 store_mailbox_list(struct store *, const char *account,
+	    struct store_mailbox **list_r, size_t *count_r,
+	    const char **error_r);
+void	 store_mailbox_list_free(struct store_mailbox **list, size_t count);
+
+/*
+ * [worker] The current path of message uid in mailbox: from the index
+ * base name, new/<base> or cur/<base>:2,<flags> is tried first, then the
+ * folder's new/ and cur/ are scanned (another program may have renamed
+ * it).  Returns 1 with *path_r (caller frees), 0 if the index has no
+ * such message or no file has its base name any more, -1 on error.
+ */
+int	 store_msg_open_path_blocking(struct store *, const char *account,
+	    const char *mailbox, uint32_t uid, char **path_r,
+	    const char **error_r);
 #endif
