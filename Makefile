@@ -21,8 +21,9 @@ deps:
 deps-test:
 	@sh dist/deps.sh test
 
+# The release build is the daemon only: tests need cmocka (deps-test).
 build/CMakeCache.txt:
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOSTERN_BUILD_TESTS=OFF
 
 build: deps build/CMakeCache.txt
 	cmake --build build -j$(JOBS)

@@ -1,12 +1,713 @@
 /*
- * smtp_session.c - PLACEHOLDER: the greeting-only stand-in until the SMTP
- * session engine lands.
+ * smtp_session.c - the SMTP server session (RFC 5321) for MX (25) and
+ * submission (587 STARTTLS, 465 implicit TLS, RFC 6409/8314): the conn
+ * vtable, line reading with bounded length, the DATA (RFC 5321 4.1.1.4)
+ * and BDAT (RFC 3030) phases, and the hand-off to the store.
+ *
+ * Owns struct smtp_session and its transaction; the verbs live in
+ * smtp_cmd.c, AUTH and the submission rules in smtp_submit.c.  Message
+ * bytes go to store_msg_write() as they are decoded; at the end of the
+ * message store_deliver() makes every copy durable on the worker pool and
+ * only its completion sends "250" (DESIGN.md: a crash after 250 never
+ * loses a message).  Completions and worker jobs name the session by
+ * conn id and look it up here, since the client may have left.
+ *
+ * Threads: everything here runs on the loop thread.  [loop]
  */
-#include "greet.h"
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "conf.h"
+#include "conn.h"
+#include "hmap.h"
+#include "log.h"
+#include "loop.h"
+#include "route.h"
 #include "smtp.h"
+#include "smtp_data.h"
+#include "smtp_private.h"
+#include "store.h"
+#include "xmalloc.h"
+
+/* One delivery handed to the store; owns everything store_deliver needs. */
+struct smtp_dlv {
+	uint64_t		 sid;
+	char			 id[SMTP_ID_LEN + 1];
+	char			*from;
+	char			*to;		/* for the log line */
+	uint64_t		 size;
+	struct store_msg	*msg;
+	struct store_rcpt	*rcpts;
+	char			**prepend;	/* the strings rcpts point to */
+	char			**account;
+	char			**folder;
+	size_t			 n;
+};
+
+static struct hmap	*smtp_sessions;		/* id -> session */
+
+static const char *const smtp_state_names[] = {
+	"cmd", "data", "bdat", "auth", "busy", "closing"
+};
+
+bool
+smtp_is_submission(const struct smtp_session *s)
+{
+	return s->svc == SVC_SUBMISSION || s->svc == SVC_SUBMISSIONS;
+}
+
+struct smtp_session *
+smtp_session_lookup(uint64_t id)
+{
+	struct smtp_session	*s;
+
+	if (smtp_sessions == NULL || conn_lookup(id) == NULL)
+		return NULL;
+	s = hmap_get(smtp_sessions, &id, sizeof(id));
+	if (s == NULL || conn_closing(s->c))
+		return NULL;
+	return s;
+}
+
+void
+smtp_enter(struct smtp_session *s, enum smtp_state next)
+{
+	if (s->state == next)
+		return;
+	log_debug("%016" PRIx64 " smtp state=%s next=%s", s->id,
+	    smtp_state_names[s->state], smtp_state_names[next]);
+	s->state = next;
+}
+
+void
+smtp_close(struct smtp_session *s)
+{
+	smtp_enter(s, SMTP_S_CLOSING);
+	conn_close(s->c);
+}
+
+/*
+ * Every reply carries an RFC 3463 enhanced status code.  Replies of 400
+ * and up count as client errors; after SMTP_MAX_ERRORS we say 421 and
+ * hang up (RFC 5321 3.8: the server may close after 421).
+ */
+void
+smtp_reply(struct smtp_session *s, int code, const char *status,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (s->state == SMTP_S_CLOSING)
+		return;
+	conn_printf(s->c, "%d %s ", code, status);
+	va_start(ap, fmt);
+	conn_vprintf(s->c, fmt, ap);
+	va_end(ap);
+	conn_puts(s->c, "\r\n");
+	if (code >= 400 && code != 421 && ++s->errors >= SMTP_MAX_ERRORS) {
+		log_info("%016" PRIx64 " smtp too many errors=%u", s->id,
+		    s->errors);
+		conn_printf(s->c, "421 4.7.0 %s Error: too many errors\r\n",
+		    s->conf->fqdn);
+		smtp_close(s);
+	}
+}
+
+void
+smtp_reply_r(struct smtp_session *s, const struct smtp_reply *r)
+{
+	smtp_reply(s, r->code, r->status, "%s", r->text);
+}
+
+/* ---- transaction ------------------------------------------------------ */
+
+void
+smtp_tx_free(struct smtp_session *s)
+{
+	struct smtp_tx	*tx = s->tx;
+	size_t		 i;
+
+	if (tx == NULL)
+		return;
+	for (i = 0; i < tx->nrcpts; i++) {
+		free(tx->rcpts[i].addr);
+		route_result_clear(&tx->rcpts[i].route);
+	}
+	smtp_data_free(&tx->dec);
+	store_msg_free(&tx->msg);
+	buf_free(&tx->out);
+	buf_free(&tx->hdr);
+	free(tx);
+	s->tx = NULL;
+}
+
+/* Open the spool file for the message; -1 (caller replies 451). */
+int
+smtp_msg_begin(struct smtp_session *s)
+{
+	const char	*err = NULL;
+
+	if (s->tx->msg != NULL)
+		return 0;
+	if (loop_shared()->store == NULL ||
+	    store_msg_begin(loop_shared()->store, &s->tx->msg, &err) == -1) {
+		log_err("%016" PRIx64 " smtp id=%s spool failed error=\"%s\"",
+		    s->id, s->tx->id, err != NULL ? err : "no store");
+		return -1;
+	}
+	return 0;
+}
+
+/* Hand decoded bytes to the store and keep the header section. */
+static void
+smtp_msg_out(struct smtp_session *s)
+{
+	struct smtp_tx	*tx = s->tx;
+	size_t		 from, room;
+	const char	*end;
+
+	if (tx->out.len == 0)
+		return;
+	if (tx->write_error == NULL && tx->msg != NULL &&
+	    store_msg_write(tx->msg, tx->out.data, tx->out.len,
+	    &tx->write_error) == -1 && tx->write_error == NULL)
+		tx->write_error = "write failed";
+	if (!tx->hdr_done && smtp_is_submission(s)) {
+		from = tx->hdr.len > 3 ? tx->hdr.len - 3 : 0;
+		room = SMTP_HDR_MAX - tx->hdr.len;
+		buf_append(&tx->hdr, tx->out.data,
+		    tx->out.len < room ? tx->out.len : room);
+		if (tx->hdr.len >= 2 && memcmp(tx->hdr.data, "\r\n", 2) == 0) {
+			tx->hdr.len = 0;	/* no header section at all */
+			tx->hdr_done = true;
+		} else if ((end = memmem(tx->hdr.data + from,
+		    tx->hdr.len - from, "\r\n\r\n", 4)) != NULL) {
+			tx->hdr.len = (size_t)(end - tx->hdr.data) + 2;
+			tx->hdr_done = true;
+		} else if (tx->hdr.len >= SMTP_HDR_MAX)
+			tx->hdr_done = true;
+		tx->hdr.data[tx->hdr.len] = '\0';
+	}
+	buf_reset(&tx->out);
+}
+
+static void
+smtp_log_msg(struct smtp_session *s, const char *id, const char *from,
+    const char *to, uint64_t size, const char *result)
+{
+	log_info("%016" PRIx64 " smtp msg id=%s from=<%s> to=%s size=%" PRIu64
+	    " result=\"%s\"", s != NULL ? s->id : 0, id, from, to, size,
+	    result);
+}
+
+static char *
+smtp_rcpt_list(const struct smtp_tx *tx)
+{
+	struct buf	 b = BUF_INIT;
+	size_t		 i, len;
+
+	for (i = 0; i < tx->nrcpts; i++)
+		buf_printf(&b, "%s<%s>", i ? "," : "", tx->rcpts[i].addr);
+	if (b.data == NULL)
+		return xstrdup("");
+	return buf_steal(&b, &len);
+}
+
+/* RFC 5322 3.3 date-time, in local time. */
+static void
+smtp_date(char *out, size_t size)
+{
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	localtime_r(&now, &tm);
+	strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+/*
+ * RFC 5321 4.4 trace field, with the RFC 3848 protocol ("with") name and,
+ * RFC 6531 3.7.3, UTF8SMTP when SMTPUTF8 was used.
+ */
+static void
+smtp_received(struct smtp_session *s, struct buf *b, const char *rcpt,
+    const char *date)
+{
+	const char	*ip = conn_peer_ip(s->c);
+	bool		 v6 = strchr(ip, ':') != NULL;
+	bool		 tls = conn_tls(s->c);
+
+	buf_printf(b, "Received: from %s ([%s%s])\r\n\tby %s (postern) with "
+	    "%s%s%s id %s", s->helo[0] != '\0' ? s->helo : "unknown",
+	    v6 ? "IPv6:" : "", ip, s->conf->fqdn,
+	    s->tx->smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP",
+	    tls ? "S" : "", s->user != NULL ? "A" : "", s->tx->id);
+	if (tls)
+		buf_printf(b, "\r\n\t(using %s with cipher %s (%d bits))",
+		    conn_tls_version(s->c), conn_tls_cipher(s->c),
+		    conn_tls_bits(s->c));
+	if (s->user != NULL)
+		buf_printf(b, "\r\n\t(authenticated as %s)", s->user);
+	buf_printf(b, "\r\n\tfor <%s>; %s\r\n", rcpt, date);
+}
+
+static void
+smtp_dlv_free(struct smtp_dlv *d)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->n; i++) {
+		free(d->prepend[i]);
+		free(d->account[i]);
+		free(d->folder[i]);
+	}
+	free(d->prepend);
+	free(d->account);
+	free(d->folder);
+	free(d->rcpts);
+	store_msg_free(&d->msg);
+	free(d->from);
+	free(d->to);
+	free(d);
+}
+
+/*
+ * [loop] The store has an answer for every copy.  SMTP DATA has a single
+ * reply for all recipients, so the simplest correct choice is: every copy
+ * durable -> 250; any temporary failure -> 451 for the whole message (the
+ * client retries; copies already delivered may then arrive twice, which
+ * RFC 5321 6.1 prefers to a loss); all failures permanent -> 554.  LMTP
+ * (RFC 2033 4.2) would answer per recipient instead.
+ */
+static void
+smtp_dlv_done(void *arg)
+{
+	struct smtp_dlv		*d = arg;
+	struct smtp_session	*s = smtp_session_lookup(d->sid);
+	const char		*err = NULL;
+	size_t			 i, tmp = 0, perm = 0;
+	char			 result[256];
+
+	for (i = 0; i < d->n; i++) {
+		if (d->rcpts[i].result == 0)
+			continue;
+		if (err == NULL)
+			err = d->rcpts[i].error;
+		if (d->rcpts[i].result == -2)
+			perm++;
+		else
+			tmp++;
+	}
+	if (tmp == 0 && perm == 0)
+		snprintf(result, sizeof(result), "queued");
+	else
+		snprintf(result, sizeof(result), "%s failed=%zu error=%s",
+		    tmp > 0 || perm < d->n ? "deferred" : "rejected",
+		    tmp + perm, err != NULL ? err : "unknown");
+	smtp_log_msg(s, d->id, d->from, d->to, d->size, result);
+	if (s != NULL && s->dlv == d) {
+		s->dlv = NULL;
+		if (tmp == 0 && perm == 0)
+			smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", d->id);
+		else if (tmp > 0 || perm < d->n)
+			smtp_reply(s, 451, "4.3.0", "Temporary delivery "
+			    "failure: %s", err != NULL ? err : "local error");
+		else
+			smtp_reply(s, 554, "5.3.0", "Delivery failed: %s",
+			    err != NULL ? err : "local error");
+		smtp_resume(s);
+	}
+	smtp_dlv_free(d);
+}
+
+static bool
+smtp_seen_account(const struct store_rcpt *r, size_t n, const char *account)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(r[i].account, account) == 0)
+			return true;
+	return false;
+}
+
+/* End of message with no error: build the copies and call the store. */
+static void
+smtp_deliver(struct smtp_session *s, const struct buf *add)
+{
+	struct smtp_tx		*tx = s->tx;
+	struct smtp_dlv		*d = xcalloc(1, sizeof(*d));
+	const struct route_local *l;
+	struct buf		 b = BUF_INIT;
+	char			 date[64];
+	size_t			 i, j, max = 0, len;
+
+	smtp_date(date, sizeof(date));
+	for (i = 0; i < tx->nrcpts; i++)
+		max += tx->rcpts[i].route.nlocal;
+	d->sid = s->id;
+	memcpy(d->id, tx->id, sizeof(d->id));
+	d->from = xstrdup(tx->from);
+	d->to = smtp_rcpt_list(tx);
+	d->size = store_msg_size(tx->msg);
+	d->rcpts = xcalloc(max ? max : 1, sizeof(*d->rcpts));
+	d->prepend = xcalloc(max ? max : 1, sizeof(*d->prepend));
+	d->account = xcalloc(max ? max : 1, sizeof(*d->account));
+	d->folder = xcalloc(max ? max : 1, sizeof(*d->folder));
+	/* One copy per account, even when several RCPTs reach it. */
+	for (i = 0; i < tx->nrcpts; i++) {
+		for (j = 0; j < tx->rcpts[i].route.nlocal; j++) {
+			l = &tx->rcpts[i].route.local[j];
+			if (smtp_seen_account(d->rcpts, d->n, l->name))
+				continue;
+			buf_printf(&b, "Return-Path: <%s>\r\n", tx->from);
+			buf_printf(&b, "Delivered-To: %s\r\n", l->name);
+			if (strcasecmp(tx->rcpts[i].addr, l->name) != 0)
+				buf_printf(&b, "X-Original-To: %s\r\n",
+				    tx->rcpts[i].addr);
+			smtp_received(s, &b, tx->rcpts[i].addr, date);
+			if (add->len > 0)
+				buf_append(&b, add->data, add->len);
+			d->prepend[d->n] = buf_steal(&b, &len);
+			d->account[d->n] = xstrdup(l->name);
+			if (l->folder != NULL)
+				d->folder[d->n] = xstrdup(l->folder);
+			d->rcpts[d->n].account = d->account[d->n];
+			d->rcpts[d->n].folder = d->folder[d->n];
+			d->rcpts[d->n].folder_fallback = true;
+			d->rcpts[d->n].prepend = d->prepend[d->n];
+			d->n++;
+		}
+	}
+	buf_free(&b);
+	/* The job owns copies of everything: the tx can go now. */
+	d->msg = tx->msg;
+	tx->msg = NULL;
+	smtp_tx_free(s);
+	s->dlv = d;
+	smtp_enter(s, SMTP_S_BUSY);
+	conn_read_enable(s->c, false);
+	if (d->n == 0) {
+		/* Cannot happen: RCPT accepted only local recipients. */
+		d->rcpts[0].result = -1;
+		d->rcpts[0].error = "no local recipient";
+		d->n = 1;
+		smtp_dlv_done(d);
+		return;
+	}
+	store_deliver(loop_shared()->store, d->msg, d->rcpts, d->n,
+	    smtp_dlv_done, d);
+}
+
+/* The message is complete (DATA "." or BDAT LAST). */
+static void
+smtp_msg_end(struct smtp_session *s)
+{
+	struct smtp_tx		*tx = s->tx;
+	const struct smtp_reply	*r = smtp_data_error(tx->dec);
+	struct buf		 add = BUF_INIT;
+	char			*to;
+
+	smtp_msg_out(s);
+	smtp_enter(s, SMTP_S_CMD);
+	if (r != NULL || tx->write_error != NULL) {
+		to = smtp_rcpt_list(tx);
+		smtp_log_msg(s, tx->id, tx->from, to, smtp_data_size(tx->dec),
+		    r != NULL ? r->text : tx->write_error);
+		free(to);
+		if (r != NULL)
+			smtp_reply_r(s, r);
+		else
+			smtp_reply(s, 451, "4.3.0", "Local error: %s",
+			    tx->write_error);
+		smtp_tx_free(s);
+		return;
+	}
+	if (smtp_is_submission(s) && smtp_submit_check(s, &add) == -1) {
+		to = smtp_rcpt_list(tx);
+		smtp_log_msg(s, tx->id, tx->from, to, smtp_data_size(tx->dec),
+		    "refused: From not owned");
+		free(to);
+		buf_free(&add);
+		smtp_tx_free(s);
+		return;
+	}
+	smtp_deliver(s, &add);
+	buf_free(&add);
+}
+
+/* ---- input ------------------------------------------------------------ */
+
+/* DATA: feed what is buffered to the decoder.  1: progress, 0: wait. */
+static int
+smtp_data_input(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec	 v;
+	size_t			 used;
+	int			 rc;
+
+	while (evbuffer_get_length(in) > 0) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		rc = smtp_data_feed(s->tx->dec, v.iov_base, v.iov_len, &used,
+		    &s->tx->out);
+		evbuffer_drain(in, used);
+		smtp_msg_out(s);
+		if (rc == SMTP_DATA_DONE) {
+			smtp_msg_end(s);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* BDAT: read the rest of the chunk.  1: progress, 0: wait. */
+static int
+smtp_bdat_input(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec	 v;
+	const struct smtp_reply	*r;
+	size_t			 n, used;
+	uint64_t		 chunk;
+
+	while (s->bdat_left > 0 && evbuffer_get_length(in) > 0) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		n = v.iov_len < s->bdat_left ? v.iov_len : (size_t)s->bdat_left;
+		if (!s->bdat_discard) {
+			smtp_data_feed(s->tx->dec, v.iov_base, n, &used,
+			    &s->tx->out);
+			smtp_msg_out(s);
+		}
+		evbuffer_drain(in, n);
+		s->bdat_left -= n;
+	}
+	if (s->bdat_left > 0)
+		return 0;
+	smtp_enter(s, SMTP_S_CMD);
+	if (s->bdat_discard) {
+		/* The refusal was decided at the command; say it now. */
+		smtp_reply_r(s, &s->cmd.reply);
+		if (s->bdat_last)
+			smtp_tx_free(s);	/* LAST ends it either way */
+		return 1;
+	}
+	if (s->bdat_last) {
+		smtp_data_bdat_last(s->tx->dec);
+		smtp_msg_end(s);
+		return 1;
+	}
+	if ((r = smtp_data_error(s->tx->dec)) != NULL) {
+		/* RFC 3030 4.2: the transaction has failed; RSET expected. */
+		s->tx->bdat_failed = true;
+		smtp_reply_r(s, r);
+		return 1;
+	}
+	chunk = s->cmd.bdat_size;
+	smtp_reply(s, 250, "2.0.0", "%" PRIu64 " octets received", chunk);
+	return 1;
+}
+
+/*
+ * Command lines: CRLF only (RFC 5321 2.3.8; a bare LF stays inside the
+ * line and the parser refuses it).  A line longer than the limit gets
+ * 500 5.5.2 once its end arrives; until then its bytes are dropped, so
+ * no more than one line is ever held (STYLE habit 2).
+ */
+static int
+smtp_line_input(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_ptr	 eol, last;
+	size_t			 eol_len, len, avail, max;
+	char			 c;
+
+	max = s->state == SMTP_S_AUTH ? SMTP_AUTH_LINE_MAX :
+	    SMTP_LINE_MAX_EXT - 2;
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+	if (eol.pos == -1) {
+		avail = evbuffer_get_length(in);
+		if (avail <= max)
+			return 0;
+		/* Keep a trailing CR: its LF may be in the next read. */
+		evbuffer_ptr_set(in, &last, avail - 1, EVBUFFER_PTR_SET);
+		if (evbuffer_copyout_from(in, &last, &c, 1) == 1 && c == '\r')
+			avail--;
+		evbuffer_drain(in, avail);
+		s->skip_line = true;
+		return 0;
+	}
+	len = (size_t)eol.pos;
+	if (s->skip_line || len > max) {
+		evbuffer_drain(in, len + eol_len);
+		s->skip_line = false;
+		log_info("%016" PRIx64 " smtp line too long", s->id);
+		smtp_reply(s, 500, "5.5.2", "Line too long");
+		return 1;
+	}
+	evbuffer_remove(in, s->line, len);
+	evbuffer_drain(in, eol_len);
+	s->line[len] = '\0';
+	/* Debug traces; a SASL response line is a secret as a whole. */
+	conn_trace_in(s->c, s->line, len, s->state == SMTP_S_AUTH);
+	if (s->state == SMTP_S_AUTH)
+		smtp_auth_line(s, s->line, len);
+	else
+		smtp_cmd_line(s, s->line, len);
+	return 1;
+}
+
+/*
+ * Consume everything already buffered until we must wait.  Called by
+ * conn on new input and by smtp_resume() after a job: bytes already in
+ * the evbuffer raise no new read event (STYLE habit 7).
+ */
+void
+smtp_input(void *arg)
+{
+	struct smtp_session	*s = arg;
+	struct evbuffer		*in;
+	int			 more = 1;
+
+	while (more && !conn_closing(s->c)) {
+		in = conn_input(s->c);
+		switch (s->state) {
+		case SMTP_S_CMD:
+			if (s->shutdown) {
+				smtp_reply(s, 421, "4.3.2", "%s Server "
+				    "shutting down", s->conf->fqdn);
+				smtp_close(s);
+				return;
+			}
+			/* FALLTHROUGH */
+		case SMTP_S_AUTH:
+			more = smtp_line_input(s, in);
+			break;
+		case SMTP_S_DATA:
+			more = smtp_data_input(s, in);
+			break;
+		case SMTP_S_BDAT:
+			more = smtp_bdat_input(s, in);
+			break;
+		default:
+			more = 0;
+			break;
+		}
+	}
+}
+
+/* A job finished: read again and process what was pipelined meanwhile. */
+void
+smtp_resume(struct smtp_session *s)
+{
+	if (s->state == SMTP_S_BUSY)
+		smtp_enter(s, SMTP_S_CMD);
+	if (conn_closing(s->c))
+		return;
+	conn_read_enable(s->c, true);
+	smtp_input(s);
+}
+
+/* ---- the conn vtable -------------------------------------------------- */
+
+static void *
+smtp_start(struct conn *c)
+{
+	struct smtp_session	*s = xcalloc(1, sizeof(*s));
+	struct gen		*g = conn_gen(c);
+
+	s->c = c;
+	s->id = conn_id(c);
+	s->svc = conn_service(c);
+	s->conf = g->conf;
+	s->route = g->route;
+	if (smtp_sessions == NULL)
+		smtp_sessions = hmap_new();
+	hmap_put(smtp_sessions, &s->id, sizeof(s->id), s);
+	/*
+	 * No pre-greeting "early talker" check: doing it cheaply needs a
+	 * greeting delay, which this loop does not have yet.
+	 */
+	conn_printf(c, "220 %s ESMTP postern\r\n", s->conf->fqdn);
+	return s;
+}
+
+static void
+smtp_timeout(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	/* RFC 5321 4.5.3.2: the server may time out; 421 then close. */
+	conn_printf(s->c, "421 4.4.2 %s Error: timeout exceeded\r\n",
+	    s->conf->fqdn);
+	smtp_enter(s, SMTP_S_CLOSING);
+}
+
+static void
+smtp_shutdown(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	/* Idle: say goodbye now; else at the next command (smtp_input). */
+	s->shutdown = true;
+	if (s->state == SMTP_S_CMD || s->state == SMTP_S_AUTH) {
+		conn_printf(s->c, "421 4.3.2 %s Server shutting down\r\n",
+		    s->conf->fqdn);
+		smtp_close(s);
+	}
+}
+
+static void
+smtp_tls_ready(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	log_debug("%016" PRIx64 " smtp tls ready", s->id);
+}
+
+static void
+smtp_free(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	hmap_del(smtp_sessions, &s->id, sizeof(s->id));
+	if (hmap_count(smtp_sessions) == 0)
+		hmap_free(&smtp_sessions, NULL);
+	/* A delivery in flight owns its message; it finds us gone. */
+	s->dlv = NULL;
+	smtp_auth_free(s);
+	smtp_tx_free(s);
+	free(s->user);
+	free(s);
+}
+
+#define SMTP_PROTO(n, busy) { n, smtp_start, smtp_input, NULL, smtp_timeout, \
+	smtp_shutdown, smtp_tls_ready, smtp_free, busy }
+
+static const struct proto smtp_protos[] = {
+	SMTP_PROTO("smtp", "421 4.7.0 Too many connections"),
+	SMTP_PROTO("submission", "421 4.7.0 Too many connections"),
+	SMTP_PROTO("submissions", NULL),
+};
 
 const struct proto *
 smtp_proto(enum conn_svc svc)
 {
-	return greet_proto(svc);
+	switch (svc) {
+	case SVC_SUBMISSION:
+		return &smtp_protos[1];
+	case SVC_SUBMISSIONS:
+		return &smtp_protos[2];
+	default:
+		return &smtp_protos[0];
+	}
 }

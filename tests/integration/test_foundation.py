@@ -247,14 +247,22 @@ def test_port_in_use_is_a_clear_error(server, make_server):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
 def test_privilege_drop(make_server, tmp_path):
-    os.chmod(tmp_path, 0o755)
+    # pytest's temporary directories are 0700 all the way up: open the path
+    # so that the unprivileged user can reach its state and mail dirs.
+    p = tmp_path
+    while str(p) not in ("/", "/tmp"):
+        os.chmod(p, 0o755)
+        p = p.parent
     srv = make_server(services=["smtp"], start=False,
                       run_as={"user": "nobody", "group": "nogroup"})
     os.chmod(srv.dir, 0o755)
     srv.start()
+    # After the drop the daemon itself created and owns its state.
+    st = os.stat(srv.state_dir / "index.lmdb")
+    nobody = int(subprocess.check_output(["id", "-u", "nobody"]))
+    assert st.st_uid == nobody
     status = open("/proc/%d/status" % srv.proc.pid).read()
     uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0]
-    nobody = int(subprocess.check_output(["id", "-u", "nobody"]))
     assert uid_line.split()[1:] == [str(nobody)] * 4
     s = srv.connect("smtp")
     assert readline(s).startswith(b"220")

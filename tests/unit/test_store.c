@@ -205,8 +205,10 @@ count_dir(const char *user_local, const char *folder, const char *sub,
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (n++ == 0 && first != NULL)
-			snprintf(first, firstlen, "%s/%s", path, de->d_name);
+		if (n++ == 0 && first != NULL &&
+		    snprintf(first, firstlen, "%s/%s", path, de->d_name) >=
+		    (int)firstlen)
+			fail_msg("path too long: %s/%s", path, de->d_name);
 	}
 	closedir(d);
 	return n;
