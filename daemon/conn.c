@@ -284,6 +284,12 @@ conn_id(const struct conn *c)
 	return c->id;
 }
 
+void *
+conn_session(const struct conn *c)
+{
+	return c->sess;
+}
+
 struct conn *
 conn_lookup(uint64_t id)
 {

@@ -57,6 +57,7 @@ void		 conn_accept(enum conn_svc, int fd, const struct sockaddr *,
 		    socklen_t);
 
 uint64_t	 conn_id(const struct conn *);
+void		*conn_session(const struct conn *);	/* proto->start's result */
 struct conn	*conn_lookup(uint64_t id);
 enum conn_svc	 conn_service(const struct conn *);
 struct gen	*conn_gen(const struct conn *);

@@ -20,12 +20,15 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "cmd.h"
 #include "conf.h"
 #include "conn.h"
 #include "greet.h"
+#include "imap.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "pop3.h"
 #include "route.h"
 #include "smtp.h"
 #include "store.h"
@@ -53,6 +56,12 @@ static const struct {
 	{ "hash-password", main_hash_password,
 	  "hash-password [--scheme yescrypt|sha512|bcrypt]",
 	  "read a password on stdin, print its crypt(3) hash" },
+	{ "deliver", cmd_deliver, "deliver [-c FILE] --to ADDRESS [--folder NAME]",
+	  "deliver a message from stdin through the running daemon" },
+	{ "reindex", cmd_reindex, "reindex [-c FILE] [ADDRESS]",
+	  "rebuild the index from the Maildir (imports dovecot-uidlist)" },
+	{ "check", cmd_check, "check [-c FILE] [ADDRESS]",
+	  "verify the index against the Maildir and repair" },
 	{ "version", main_version, "version", "print the version" },
 	{ "help", main_help, "help [COMMAND]", "show this help" },
 };
@@ -334,6 +343,10 @@ main_serve(int argc, char **argv)
 	conn_set_proto(SVC_SMTP, smtp_proto(SVC_SMTP));
 	conn_set_proto(SVC_SUBMISSION, smtp_proto(SVC_SUBMISSION));
 	conn_set_proto(SVC_SUBMISSIONS, smtp_proto(SVC_SUBMISSIONS));
+	conn_set_proto(SVC_IMAP, imap_proto(SVC_IMAP));
+	conn_set_proto(SVC_IMAPS, imap_proto(SVC_IMAPS));
+	conn_set_proto(SVC_POP3, pop3_proto(SVC_POP3));
+	conn_set_proto(SVC_POP3S, pop3_proto(SVC_POP3S));
 	if (listen_start(loop_gen()->conf, ebuf, sizeof(ebuf)) == -1) {
 		fprintf(stderr, "postern: %s\n", ebuf);
 		work_shutdown();

@@ -1,0 +1,12 @@
+/*
+ * cmd.h - postern subcommands that live outside main.c.  Each takes
+ * (argc, argv) with argv[0] = the subcommand name and returns the exit
+ * status (0 ok, 1 error, 2 usage).
+ */
+#ifndef CMD_H
+#define CMD_H
+
+int	 cmd_deliver(int, char **);	/* postern deliver --to ADDR [--folder F] */
+int	 cmd_reindex(int, char **);	/* postern reindex [-c FILE] [ADDRESS] */
+int	 cmd_check(int, char **);	/* postern check [-c FILE] [ADDRESS] */
+#endif
