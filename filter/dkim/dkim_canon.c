@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 
+#include "b64.h"
 #include "buf.h"
 #include "dkim.h"
 #include "dkim_private.h"
@@ -371,79 +372,19 @@ dkim_select_headers(struct dkim_field *fields, size_t nfields,
 void
 dkim_b64_encode(const unsigned char *in, size_t len, struct buf *out)
 {
-	char	*tmp = xmalloc(4 * ((len + 2) / 3) + 1);
-	int	 n;
-
-	n = EVP_EncodeBlock((unsigned char *)tmp, in, (int)len);
-	buf_append(out, tmp, (size_t)n);
-	free(tmp);
+	b64_encode(in, len, out);
 }
 
-static int
-b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
+/* Base64 of tag values: strict, but folding white space may appear. */
 int
 dkim_b64_decode(const char *in, unsigned char **out_r, size_t *len_r)
 {
-	unsigned char	*out;
-	size_t		 n = 0, pad = 0, cnt = 0;
-	uint32_t	 acc = 0;
-	int		 v;
+	struct buf	 b = BUF_INIT;
 
-	out = xmalloc(strlen(in) / 4 * 3 + 3);
-	for (; *in != '\0'; in++) {
-		if (IS_WSP(*in) || *in == '\r' || *in == '\n')
-			continue;
-		if (*in == '=') {
-			pad++;
-			continue;
-		}
-		if (pad > 0 || (v = b64_val(*in)) == -1)
-			goto bad;
-		acc = (acc << 6) | (uint32_t)v;
-		if (++cnt % 4 == 0) {
-			out[n++] = (unsigned char)(acc >> 16);
-			out[n++] = (unsigned char)(acc >> 8);
-			out[n++] = (unsigned char)acc;
-			acc = 0;
-		}
+	if (b64_decode(in, strlen(in), B64_SKIP_WS, &b) == -1) {
+		buf_free(&b);
+		return -1;
 	}
-	switch (cnt % 4) {
-	case 0:
-		if (pad != 0)
-			goto bad;
-		break;
-	case 2:
-		if (pad != 2 || (acc & 0xf) != 0)
-			goto bad;
-		out[n++] = (unsigned char)(acc >> 4);
-		break;
-	case 3:
-		if (pad != 1 || (acc & 0x3) != 0)
-			goto bad;
-		out[n++] = (unsigned char)(acc >> 10);
-		out[n++] = (unsigned char)(acc >> 2);
-		break;
-	default:
-		goto bad;
-	}
-	*out_r = out;
-	*len_r = n;
+	*out_r = (unsigned char *)buf_steal(&b, len_r);
 	return 0;
-bad:
-	free(out);
-	return -1;
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "b64.h"
 #include "buf.h"
 #include "mime_private.h"
 #include "xmalloc.h"
@@ -153,68 +155,11 @@ mime_charset_to_utf8(const char *charset, const char *in, size_t len,
 
 /* ---- base64 and quoted-printable ---- */
 
-static int
-mime_b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decode base64; strict: returns -1 on a byte outside the alphabet. */
+/* Decode base64; strict: refuse anything but the canonical encoding. */
 static int
 mime_b64_decode(const char *in, size_t len, bool strict, struct buf *out)
 {
-	unsigned int	 acc = 0, n = 0;
-	size_t		 i;
-	int		 v;
-
-	for (i = 0; i < len; i++) {
-		if (in[i] == '=') {
-			/* Padding ends a quantum (RFC 2045 6.8). */
-			n = 0;
-			acc = 0;
-			continue;
-		}
-		if ((v = mime_b64val((unsigned char)in[i])) < 0) {
-			if (strict)
-				return -1;
-			continue;
-		}
-		acc = (acc << 6) | (unsigned int)v;
-		if (++n == 4) {
-			buf_putc(out, (char)(acc >> 16));
-			buf_putc(out, (char)(acc >> 8));
-			buf_putc(out, (char)acc);
-			n = 0;
-			acc = 0;
-		} else if (n >= 2 && i + 1 < len && in[i + 1] == '=') {
-			if (n == 2)
-				buf_putc(out, (char)(acc >> 4));
-			else {
-				buf_putc(out, (char)(acc >> 10));
-				buf_putc(out, (char)(acc >> 2));
-			}
-			n = 0;
-			acc = 0;
-		}
-	}
-	/* Unpadded tail. */
-	if (n == 2)
-		buf_putc(out, (char)(acc >> 4));
-	else if (n == 3) {
-		buf_putc(out, (char)(acc >> 10));
-		buf_putc(out, (char)(acc >> 2));
-	}
-	return 0;
+	return b64_decode(in, len, strict ? B64_STRICT : B64_LENIENT, out);
 }
 
 static int

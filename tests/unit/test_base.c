@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
 #include "buf.h"
 #include "hmap.h"
 #include "str.h"
@@ -121,6 +122,51 @@ test_hmap(void **state)
 	assert_null(m);
 }
 
+static void
+test_b64(void **state)
+{
+	static const struct { const char *in; int flags; int rc; const char *out; } t[] = {
+		/* RFC 4648 section 10 vectors, strict. */
+		{ "", B64_STRICT, 0, "" }, { "Zg==", B64_STRICT, 0, "f" },
+		{ "Zm8=", B64_STRICT, 0, "fo" }, { "Zm9v", B64_STRICT, 0, "foo" },
+		{ "Zm9vYg==", B64_STRICT, 0, "foob" },
+		{ "Zm9vYmE=", B64_STRICT, 0, "fooba" },
+		{ "Zm9vYmFy", B64_STRICT, 0, "foobar" },
+		/* Strict refuses every non-canonical form. */
+		{ "Zg", B64_STRICT, -1, NULL }, { "Zg=", B64_STRICT, -1, NULL },
+		{ "Zh==", B64_STRICT, -1, NULL },	/* stray bits */
+		{ "Zm 9v", B64_STRICT, -1, NULL }, { "Zm9v*", B64_STRICT, -1, NULL },
+		{ "Zg==Zg==", B64_STRICT, -1, NULL }, { "Z", B64_STRICT, -1, NULL },
+		{ "Zm9v\r\n", B64_STRICT, -1, NULL },
+		/* Folding white space allowed where asked (DKIM). */
+		{ "Zm9v\r\n YmFy", B64_SKIP_WS, 0, "foobar" },
+		{ "Zm 9v Yg = =", B64_SKIP_WS, 0, "foob" },
+		{ "Zm9v*", B64_SKIP_WS, -1, NULL },
+		/* Lenient (RFC 2045 6.8): junk skipped, tails decoded. */
+		{ "Zm9v!YmFy", B64_LENIENT, 0, "foobar" },
+		{ "Zg", B64_LENIENT, 0, "f" }, { "Zg=Zm8=", B64_LENIENT, 0, "ffo" },
+		{ "Z", B64_LENIENT, 0, "" },
+	};
+	struct buf	 b = BUF_INIT;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		buf_reset(&b);
+		assert_int_equal(b64_decode(t[i].in, strlen(t[i].in), t[i].flags,
+		    &b), t[i].rc);
+		if (t[i].rc == 0)
+			assert_string_equal(b.data ? b.data : "", t[i].out);
+		else
+			assert_int_equal(b.len, 0);	/* unchanged on error */
+	}
+	for (i = 0; i < 7; i++) {		/* encode the RFC vectors back */
+		buf_reset(&b);
+		b64_encode(t[i].out, strlen(t[i].out), &b);
+		assert_string_equal(b.data ? b.data : "", t[i].in);
+	}
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -130,6 +176,7 @@ main(void)
 		cmocka_unit_test(test_str_size),
 		cmocka_unit_test(test_str_misc),
 		cmocka_unit_test(test_hmap),
+		cmocka_unit_test(test_b64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
