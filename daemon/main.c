@@ -23,6 +23,7 @@
 #include "cmd.h"
 #include "conf.h"
 #include "conn.h"
+#include "ctl.h"
 #include "greet.h"
 #include "imap.h"
 #include "listen.h"
@@ -239,6 +240,7 @@ static void
 main_on_shutdown(void)
 {
 	listen_stop();
+	ctl_stop();
 }
 
 /* Build what each configuration generation derives from its conf. */
@@ -347,8 +349,10 @@ main_serve(int argc, char **argv)
 	conn_set_proto(SVC_IMAPS, imap_proto(SVC_IMAPS));
 	conn_set_proto(SVC_POP3, pop3_proto(SVC_POP3));
 	conn_set_proto(SVC_POP3S, pop3_proto(SVC_POP3S));
-	if (listen_start(loop_gen()->conf, ebuf, sizeof(ebuf)) == -1) {
+	if (listen_start(loop_gen()->conf, ebuf, sizeof(ebuf)) == -1 ||
+	    ctl_start(loop_gen()->conf, ebuf, sizeof(ebuf)) == -1) {
 		fprintf(stderr, "postern: %s\n", ebuf);
+		listen_stop();
 		work_shutdown();
 		loop_free();
 		return 1;
@@ -359,6 +363,7 @@ main_serve(int argc, char **argv)
 		if (loop_shared()->store == NULL && err != NULL)
 			log_err("store open failed error=\"%s\"", err);
 		listen_stop();
+		ctl_stop();
 		work_shutdown();
 		loop_free();
 		main_shared_free();

@@ -140,4 +140,149 @@ void	 store_mailbox_list_free(struct store_mailbox **list, size_t count);
 int	 store_msg_open_path_blocking(struct store *, const char *account,
 	    const char *mailbox, uint32_t uid, char **path_r,
 	    const char **error_r);
+
+/*
+ * ---- mailbox management, sync and views (store_mbox.c) ----
+ * Used by IMAP.  Mailbox names are UTF-8 IMAP names as above.  Every
+ * change runs as jobs: Maildir files on the worker pool, the index on
+ * the serial lane; done(arg, result, error) then runs on the loop thread
+ * with result 0 (done), -1 (temporary failure) or -2 (refused: no such
+ * mailbox, exists, has children, ...).  error is valid during the call.
+ */
+#define STORE_F_SEEN		0x01	/* = IDX_F_* (idx.h) */
+#define STORE_F_ANSWERED	0x02
+#define STORE_F_FLAGGED		0x04
+#define STORE_F_DELETED		0x08
+#define STORE_F_DRAFT		0x10
+
+enum store_flag_mode {
+	STORE_FLAGS_REPLACE = 0,
+	STORE_FLAGS_ADD,
+	STORE_FLAGS_REMOVE
+};
+
+typedef void store_mbox_done_fn(void *arg, int result, const char *error);
+
+/* [loop] CREATE, DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE (RFC 9051 6.3). */
+void	 store_mbox_create(struct store *, const char *account,
+	    const char *name, store_mbox_done_fn *, void *arg);
+void	 store_mbox_delete(struct store *, const char *account,
+	    const char *name, store_mbox_done_fn *, void *arg);
+void	 store_mbox_rename(struct store *, const char *account,
+	    const char *from, const char *to, store_mbox_done_fn *, void *arg);
+void	 store_mbox_subscribe(struct store *, const char *account,
+	    const char *name, bool on, store_mbox_done_fn *, void *arg);
+/*
+ * [loop] Bring the index in line with the Maildir when new/ or cur/
+ * changed since the last sync (or the mailbox is marked for rescan):
+ * import unknown files, drop vanished ones, take flag letters.  Returns
+ * 0 when nothing needs doing (done is not called), 1 when a job was
+ * queued (done will run), -1 if the mailbox does not exist.
+ */
+int	 store_mbox_sync(struct store *, const char *account,
+	    const char *name, store_mbox_done_fn *, void *arg);
+
+/* One message of a view. */
+struct store_msginfo {
+	uint32_t	 uid;
+	uint32_t	 flags;		/* STORE_F_* */
+	uint64_t	 modseq;
+	int64_t		 internaldate;
+	uint64_t	 size;		/* RFC822.SIZE */
+};
+
+struct store_view;	/* one index read snapshot of one mailbox (opaque) */
+
+/*
+ * [loop] Open a snapshot of mailbox: 1, 0 (no such mailbox) or -1.  Keep
+ * it for one command only.  The mailbox fields stay valid until close
+ * (name is NULL).
+ */
+int	 store_view_open(struct store *, const char *account,
+	    const char *name, struct store_view **view_r,
+	    const char **error_r);
+const struct store_mailbox *store_view_mailbox(const struct store_view *);
+/* [loop] Every message in UID order; *list_r is malloced. */
+int	 store_view_messages(struct store_view *, struct store_msginfo **list_r,
+	    size_t *count_r, const char **error_r);
+/* [loop] One message: 1, 0 (gone) or -1. */
+int	 store_view_msg(struct store_view *, uint32_t uid,
+	    struct store_msginfo *info_r, const char **error_r);
+/* [loop] Cached ENVELOPE and BODYSTRUCTURE; valid until close.  1/0/-1. */
+int	 store_view_cache(struct store_view *, uint32_t uid,
+	    const void **envelope_r, size_t *envelope_len_r,
+	    const void **bodystructure_r, size_t *bodystructure_len_r,
+	    const char **error_r);
+void	 store_view_close(struct store_view **);
+
+/*
+ * [loop] Change the flags of uids (STORE), Maildir file names first,
+ * then the index; watchers fire.
+ */
+void	 store_mbox_flags(struct store *, const char *account,
+	    const char *name, const uint32_t *uids, size_t n,
+	    enum store_flag_mode, uint32_t flags, store_mbox_done_fn *,
+	    void *arg);
+/* [loop] Expunge uids: unlink the files, then the index; watchers fire. */
+void	 store_mbox_expunge(struct store *, const char *account,
+	    const char *name, const uint32_t *uids, size_t n,
+	    store_mbox_done_fn *, void *arg);
+
+/*
+ * The POP3 maildrop (store_pop.c): the account's INBOX as one snapshot
+ * per session (RFC 1939 section 8: the server fixes the message list at
+ * login).  Opening syncs the Maildir first: new/ messages move to cur/
+ * (as Dovecot does), files the index lacks are added to it (their UIDs
+ * are then stable for UIDL and IMAP alike), and the snapshot lists, in
+ * UID order, the indexed messages whose files exist, with their CRLF
+ * sizes.  A snapshot is reference counted on the loop thread so a worker
+ * job can read it while the session that owns it goes away.
+ */
+struct store_pop;	/* a maildrop snapshot (opaque) */
+
+/* pop is NULL on failure (error is then set, static or ours). */
+typedef void store_pop_open_fn(struct store_pop *pop, const char *error,
+	    void *arg);
+typedef void store_pop_expunge_fn(int result, const char *error, void *arg);
+
+/* [loop] Sync and snapshot account's INBOX; cb owns one reference. */
+void	 store_pop_open(struct store *, const char *account,
+	    store_pop_open_fn *cb, void *arg);
+struct store_pop *store_pop_ref(struct store_pop *);	/* [loop] */
+void	 store_pop_unref(struct store_pop **);		/* [loop] */
+/* [any] Immutable after open. */
+size_t	 store_pop_count(const struct store_pop *);
+uint32_t store_pop_uidvalidity(const struct store_pop *);
+uint32_t store_pop_uid(const struct store_pop *, size_t i);
+uint64_t store_pop_size(const struct store_pop *, size_t i);	/* CRLF */
+/*
+ * [worker] Open message i read-only.  Returns 1 with *fd_r, 0 if the
+ * file is gone (expunged by another session), -1 on error.
+ */
+int	 store_pop_msg_open_blocking(const struct store_pop *, size_t i,
+	    int *fd_r, const char **error_r);
+/*
+ * [loop] Remove messages idx[0..n) of pop for good (POP3 QUIT, RFC 1939
+ * section 6): unlink on a worker, fsync cur/, then expunge them from the
+ * index on the serial lane and wake the mailbox's watchers (IMAP).
+ * result 0: all gone; -1: some could not be removed (error says why).
+ * The job holds its own reference to pop and copies idx.
+ */
+void	 store_pop_expunge(struct store *, struct store_pop *,
+	    const size_t *idx, size_t n, store_pop_expunge_fn *cb,
+	    void *arg);
+/*
+ * Offline index tools (store_reindex.c), for `postern reindex` and
+ * `postern check`.  They open <state_dir>/index.lmdb themselves and
+ * block: call them from the CLI only, reindex only while the daemon is
+ * stopped (check only reads).  account NULL: every account found under
+ * storage.path (<domain>/<local>/mail).  Reports go to stdout, warnings
+ * to stderr.  [blocking, CLI]
+ */
+#define STORE_TOOL_VERBOSE	0x01	/* per-folder lines; check lists */
+int	 store_reindex_blocking(const struct conf *, const char *account,
+	    unsigned int opts, const char **error_r);
+/* *problems_r: inconsistencies found (0: index and Maildir agree). */
+int	 store_check_blocking(const struct conf *, const char *account,
+	    unsigned int opts, size_t *problems_r, const char **error_r);
 #endif
