@@ -1,0 +1,406 @@
+/*
+ * imap_cmd_fetch.c - FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9; RFC 3501
+ * 6.4.5, 7.4.2): FLAGS, UID, INTERNALDATE, RFC822.SIZE, ENVELOPE and
+ * BODYSTRUCTURE from the index (cached strings), BODY, BODY[section]
+ * <partial>, BODY.PEEK, RFC822, RFC822.HEADER, RFC822.TEXT and
+ * HEADER.FIELDS(.NOT) from the message file through mime_section_find.
+ * A non-PEEK body fetch sets \Seen (6.4.5) in one store job at the end.
+ *
+ * Output is produced message by message and paused while more than
+ * IMAP_OUT_HIGH bytes wait to be sent; proto->drained resumes it, so a
+ * FETCH 1:* of a large mailbox never holds it all in memory.
+ *
+ * XXX The message file is read on the loop thread (a page-cache read of
+ * one message at a time); moving it to a worker is future work.
+ *
+ * Owns struct imap_fetch (one running FETCH).  [loop]
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "imap_fetchatt.h"
+#include "imap_private.h"
+#include "log.h"
+#include "mime.h"
+#include "store.h"
+#include "xmalloc.h"
+
+#define IMAP_FETCH_FILE_MAX	(256ULL * 1024 * 1024)
+
+struct imap_fetch {
+	struct imap_fetchatt	*fa;
+	uint32_t		*uids;
+	size_t			 n, pos;
+	uint32_t		*seen;		/* UIDs to mark \Seen */
+	size_t			 nseen;
+};
+
+void
+imap_fetch_free(struct imap_session *s)
+{
+	struct imap_fetch	*f = s->fetch;
+
+	if (f == NULL)
+		return;
+	imap_fetchatt_free(&f->fa);
+	free(f->uids);
+	free(f->seen);
+	free(f);
+	s->fetch = NULL;
+}
+
+/* One message file, read and parsed on first use. */
+struct imap_fmsg {
+	char		*data;
+	size_t		 len;
+	struct mime_msg	*mm;
+	bool		 tried;
+};
+
+static int
+imap_fmsg_load(struct imap_session *s, uint32_t uid, struct imap_fmsg *m)
+{
+	struct stat	 st;
+	const char	*err = NULL;
+	char		*path = NULL;
+	ssize_t		 r;
+	size_t		 off = 0;
+	int		 fd;
+
+	if (m->tried)
+		return m->mm != NULL ? 0 : -1;
+	m->tried = true;
+	if (store_msg_open_path_blocking(s->store, s->user, s->mbox, uid,
+	    &path, &err) != 1)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size > IMAP_FETCH_FILE_MAX) {
+		close(fd);
+		return -1;
+	}
+	m->data = xmalloc((size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size && (r = read(fd, m->data + off,
+	    (size_t)st.st_size - off)) > 0)
+		off += (size_t)r;
+	close(fd);
+	m->len = off;
+	m->data[off] = '\0';
+	m->mm = mime_parse(m->data, m->len, NULL);
+	return 0;
+}
+
+static void
+imap_fmsg_free(struct imap_fmsg *m)
+{
+	mime_msg_free(&m->mm);
+	free(m->data);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Append in[0..len) with every bare LF turned into CRLF (RFC 9051 2.3.4). */
+static void
+imap_crlf(const char *in, size_t len, struct buf *out)
+{
+	size_t	 i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		if (in[i] != '\n' || (i > 0 && in[i - 1] == '\r'))
+			continue;
+		buf_append(out, in + start, i - start);
+		buf_puts(out, "\r\n");
+		start = i + 1;
+	}
+	buf_append(out, in + start, len - start);
+}
+
+/* Append " NAME {n}\r\n<data>" with the partial range applied. */
+static void
+imap_fetch_literal(const struct imap_fetch_item *it, const char *name,
+    const struct buf *data, struct buf *out)
+{
+	size_t	 off = 0, len = data->len;
+
+	if (it != NULL && it->partial) {
+		off = it->offset < data->len ? it->offset : data->len;
+		len = data->len - off;
+		if (len > it->length)
+			len = it->length;
+	}
+	buf_printf(out, "%s {%zu}\r\n", name, len);
+	if (len > 0)
+		buf_append(out, data->data + off, len);
+}
+
+static int
+imap_fetch_section(struct imap_session *s, uint32_t uid,
+    const struct imap_fetch_item *it, struct imap_fmsg *m, struct buf *out)
+{
+	struct mime_section	 sec;
+	struct buf		 spec = BUF_INIT, raw = BUF_INIT;
+	const char		*err;
+	size_t			 i;
+	static const char *const texts[] = {
+		"", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "MIME",
+		"TEXT"
+	};
+
+	if (imap_fmsg_load(s, uid, m) == -1)
+		return -1;
+	for (i = 0; i < it->nparts; i++)
+		buf_printf(&spec, "%s%u", i > 0 ? "." : "", it->parts[i]);
+	if (it->text != IMAP_SECTION_ALL)
+		buf_printf(&spec, "%s%s", it->nparts > 0 ? "." : "",
+		    texts[it->text]);
+	if (mime_section_find(m->mm, spec.data != NULL ? spec.data : "",
+	    &sec, &err) == -1) {
+		/* RFC 9051 6.4.5: a missing part is empty, not an error. */
+		buf_free(&spec);
+		buf_printf(out, "%s \"\"", it->resp_name);
+		return 0;
+	}
+	buf_free(&spec);
+	if (sec.range.off > m->len)
+		sec.range.off = m->len;
+	if (sec.range.len > m->len - sec.range.off)
+		sec.range.len = m->len - sec.range.off;
+	if (it->text == IMAP_SECTION_HEADER_FIELDS ||
+	    it->text == IMAP_SECTION_HEADER_FIELDS_NOT) {
+		struct buf f = BUF_INIT;
+
+		mime_header_fields(m->data + sec.range.off, sec.range.len,
+		    (const char *const *)it->fields, it->nfields,
+		    it->text == IMAP_SECTION_HEADER_FIELDS_NOT, &f);
+		imap_crlf(f.data != NULL ? f.data : "", f.len, &raw);
+		buf_free(&f);
+	} else
+		imap_crlf(m->data + sec.range.off, sec.range.len, &raw);
+	imap_fetch_literal(it, it->resp_name, &raw, out);
+	buf_free(&raw);
+	return 0;
+}
+
+static void
+imap_fetch_date(int64_t t, struct buf *out)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm	 tm;
+	time_t		 tt = (time_t)t;
+
+	gmtime_r(&tt, &tm);
+	buf_printf(out, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday,
+	    mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec);
+}
+
+/* One FETCH response; false if the message is gone. */
+static bool
+imap_fetch_one(struct imap_session *s, struct store_view *v, uint32_t uid,
+    struct buf *out)
+{
+	struct imap_fetch	*f = s->fetch;
+	struct store_msginfo	 mi;
+	struct imap_fmsg	 m;
+	const struct imap_fetch_item *it;
+	const void		*env, *bs;
+	size_t			 envlen, bslen, i;
+	struct buf		 tmp = BUF_INIT;
+	const char		*err;
+	long			 seq;
+	bool			 first = true, setseen = false, hasflags = false;
+	int			 cr;
+
+	if ((seq = imap_view_find(s, uid)) < 0 ||
+	    store_view_msg(v, uid, &mi, &err) != 1)
+		return false;
+	memset(&m, 0, sizeof(m));
+	if (f->fa->sets_seen && !s->readonly && !(mi.flags & STORE_F_SEEN)) {
+		setseen = true;
+		mi.flags |= STORE_F_SEEN;
+		s->msgs[seq].flags |= STORE_F_SEEN;
+		f->seen[f->nseen++] = uid;
+	}
+	cr = store_view_cache(v, uid, &env, &envlen, &bs, &bslen, &err);
+	buf_printf(out, "* %ld FETCH (", seq + 1);
+	for (i = 0; i < f->fa->nitems; i++) {
+		it = &f->fa->items[i];
+		if (!first)
+			buf_putc(out, ' ');
+		first = false;
+		switch (it->type) {
+		case IMAP_FETCH_FLAGS:
+			buf_puts(out, "FLAGS ");
+			imap_flags_out(mi.flags, out);
+			hasflags = true;
+			break;
+		case IMAP_FETCH_UID:
+			buf_printf(out, "UID %u", uid);
+			break;
+		case IMAP_FETCH_MODSEQ:
+			buf_printf(out, "MODSEQ (%llu)",
+			    (unsigned long long)mi.modseq);
+			break;
+		case IMAP_FETCH_INTERNALDATE:
+			buf_puts(out, "INTERNALDATE ");
+			imap_fetch_date(mi.internaldate, out);
+			break;
+		case IMAP_FETCH_RFC822_SIZE:
+			buf_printf(out, "RFC822.SIZE %llu",
+			    (unsigned long long)mi.size);
+			break;
+		case IMAP_FETCH_ENVELOPE:
+			buf_puts(out, "ENVELOPE ");
+			if (cr == 1 && env != NULL && envlen > 0)
+				buf_append(out, env, envlen);
+			else if (imap_fmsg_load(s, uid, &m) == 0)
+				mime_envelope(m.mm, out);
+			else
+				buf_puts(out, "NIL");
+			break;
+		case IMAP_FETCH_BODYSTRUCTURE:
+			buf_puts(out, "BODYSTRUCTURE ");
+			if (cr == 1 && bs != NULL && bslen > 0)
+				buf_append(out, bs, bslen);
+			else if (imap_fmsg_load(s, uid, &m) == 0)
+				mime_bodystructure(m.mm, true, out);
+			else
+				buf_puts(out, "NIL");
+			break;
+		case IMAP_FETCH_BODY:
+			buf_puts(out, "BODY ");
+			if (imap_fmsg_load(s, uid, &m) == 0)
+				mime_bodystructure(m.mm, false, out);
+			else
+				buf_puts(out, "NIL");
+			break;
+		case IMAP_FETCH_RFC822:
+		case IMAP_FETCH_RFC822_HEADER:
+		case IMAP_FETCH_RFC822_TEXT:
+		case IMAP_FETCH_BODY_SECTION:
+			if (imap_fetch_section(s, uid, it, &m, out) == -1)
+				buf_printf(out, "%s NIL", it->resp_name);
+			break;
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE:
+		default:
+			buf_printf(out, "%s NIL", it->resp_name);
+			break;
+		}
+	}
+	if (setseen && !hasflags) {
+		buf_puts(out, " FLAGS ");
+		imap_flags_out(mi.flags, out);
+	}
+	buf_puts(out, ")\r\n");
+	buf_free(&tmp);
+	imap_fmsg_free(&m);
+	return true;
+}
+
+static void
+imap_fetch_seen_done(void *arg, int result, const char *error)
+{
+	struct imap_session	*s = imap_job_session(arg);
+
+	(void)error;
+	if (s == NULL)
+		return;
+	if (result == 0)
+		imap_tagged(s, "OK", "%s completed", s->cmd->name);
+	else
+		imap_tagged(s, "NO", "[SERVERBUG] Could not set \\Seen");
+	imap_cmd_finish(s);
+}
+
+/* Produce responses until done or the output is full. */
+static void
+imap_fetch_run(struct imap_session *s)
+{
+	struct imap_fetch	*f = s->fetch;
+	struct store_view	*v = NULL;
+	struct buf		 out = BUF_INIT;
+	const char		*err;
+
+	if (store_view_open(s->store, s->user, s->mbox, &v, &err) != 1) {
+		imap_fetch_free(s);
+		imap_tagged(s, "NO", "[SERVERBUG] Mailbox not readable");
+		imap_cmd_finish(s);
+		return;
+	}
+	while (f->pos < f->n && conn_output_len(s->c) < IMAP_OUT_HIGH &&
+	    !conn_closing(s->c)) {
+		buf_reset(&out);
+		if (imap_fetch_one(s, v, f->uids[f->pos++], &out))
+			conn_write(s->c, out.data, out.len);
+	}
+	store_view_close(&v);
+	buf_free(&out);
+	if (f->pos < f->n)
+		return;		/* imap_fetch_drained continues */
+	if (f->nseen > 0) {
+		store_mbox_flags(s->store, s->user, s->mbox, f->seen, f->nseen,
+		    STORE_FLAGS_ADD, STORE_F_SEEN, imap_fetch_seen_done,
+		    imap_job_arg(s));
+		imap_fetch_free(s);
+		return;
+	}
+	imap_fetch_free(s);
+	imap_tagged(s, "OK", "%s completed", s->cmd->name);
+	imap_cmd_finish(s);
+}
+
+void
+imap_fetch_drained(struct imap_session *s)
+{
+	if (s->fetch != NULL && s->fetch->pos < s->fetch->n)
+		imap_fetch_run(s);
+}
+
+void
+imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
+{
+	struct imap_fetch	*f;
+	struct imap_fetchatt	*fa;
+	const char		*err;
+	uint32_t		*uids;
+	size_t			 n;
+	int			 r;
+
+	if (cmd->nargs < 2) {
+		imap_tagged(s, "BAD", "FETCH needs a set and items");
+		return;
+	}
+	if (imap_fetchatt_parse(&cmd->args[1], cmd->nargs - 1, cmd->uid, &fa,
+	    &err) == -1) {
+		imap_tagged(s, "BAD", "%s", err);
+		return;
+	}
+	if ((r = imap_view_uids(s, &cmd->args[0], cmd->uid, &uids, &n)) < 0) {
+		imap_fetchatt_free(&fa);
+		imap_tagged(s, "BAD", "%s", r == -2 ?
+		    "Message sequence number out of range" :
+		    "Invalid sequence set");
+		return;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->fa = fa;
+	f->uids = uids;
+	f->n = n;
+	f->seen = xcalloc(n + 1, sizeof(*f->seen));
+	s->fetch = f;
+	imap_busy(s);
+	imap_fetch_run(s);
+}

@@ -1,0 +1,171 @@
+/*
+ * imap_private.h - the layout of struct imap_session and what the
+ * imap_session.c / imap_cmd_*.c files share.  Not part of the IMAP API.
+ * [loop] for everything declared here.
+ */
+#ifndef IMAP_PRIVATE_H
+#define IMAP_PRIVATE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "imap_parse.h"
+#include "store.h"
+
+struct buf;
+struct conf;
+struct event;
+struct imap_auth_job;
+struct imap_fetch;
+struct store_watch;
+
+#define IMAP_AUTOLOGOUT		(30 * 60)	/* RFC 9051 5.4: >= 30 min */
+#define IMAP_OUT_HIGH		(256 * 1024)	/* pause FETCH output above */
+#define IMAP_READ_CHUNK		16384
+
+enum imap_state {
+	IMAP_S_NOTAUTH = 0,	/* RFC 9051 3.1 */
+	IMAP_S_AUTH,		/* 3.2 */
+	IMAP_S_SELECTED,	/* 3.3 */
+	IMAP_S_LOGOUT		/* 3.4 */
+};
+
+enum imap_mode {
+	IMAP_M_CMD = 0,		/* reading commands */
+	IMAP_M_BUSY,		/* a command waits for a job or the output */
+	IMAP_M_SASL,		/* AUTHENTICATE: reading response lines */
+	IMAP_M_IDLE		/* IDLE: waiting for DONE */
+};
+
+/* One message of the selected mailbox: sequence number = index + 1. */
+struct imap_msg {
+	uint32_t	 uid;
+	uint32_t	 flags;		/* STORE_F_* */
+};
+
+struct imap_session {
+	struct conn		*c;
+	uint64_t		 id;
+	enum conn_svc		 svc;
+	const struct conf	*conf;
+	struct store		*store;
+	enum imap_state		 state;
+	enum imap_mode		 mode;
+	bool			 shutdown;
+	bool			 in_input;	/* imap_input is on the stack */
+	struct imap_parser	*parser;
+	struct imap_cmd		*cmd;		/* the command running */
+	char			*user;		/* after login */
+	bool			 enabled_utf8;
+	/* AUTHENTICATE / LOGIN */
+	struct imap_auth_job	*auth;
+	struct event		*delay_ev;
+	/* Selected state */
+	char			*mbox;		/* UTF-8 name */
+	bool			 readonly;
+	uint32_t		 uidvalidity;
+	uint32_t		 uidnext;
+	struct imap_msg		*msgs;
+	size_t			 nmsgs;
+	struct store_watch	*watch;
+	bool			 changed;	/* the watch fired */
+	struct event		*idle_ev;	/* deferred IDLE update */
+	/* FETCH in progress (paused for output) */
+	struct imap_fetch	*fetch;
+	/* data for the command running asynchronously */
+	void			*op;
+	void			(*op_free)(void *);
+};
+
+typedef void imap_cmd_fn(struct imap_session *, struct imap_cmd *);
+
+/* imap_session.c */
+struct imap_session *imap_session_lookup(uint64_t id);
+void	 imap_tagged(struct imap_session *, const char *status,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void	 imap_untagged(struct imap_session *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Enter BUSY: stop reading until imap_cmd_finish. */
+void	 imap_busy(struct imap_session *);
+/* End the running command (frees it) and read on. */
+void	 imap_cmd_finish(struct imap_session *);
+void	 imap_close(struct imap_session *);
+/*
+ * A job's argument naming the session by id (store callbacks take a
+ * void *); imap_job_session frees it and returns the live session or NULL.
+ */
+void	*imap_job_arg(struct imap_session *);
+struct imap_session *imap_job_session(void *arg);
+/* The generic store completion: tagged OK/NO, finish the command. */
+void	 imap_job_done_ok(void *arg, int result, const char *error);
+/* Read again and process buffered input (mode unchanged). */
+void	 imap_resume(struct imap_session *);
+void	 imap_capability_line(struct imap_session *, struct buf *);
+void	 imap_logged_in(struct imap_session *, const char *user);
+/* Arguments helpers */
+bool	 imap_args_n(struct imap_cmd *, size_t n);
+/* Mailbox argument (modified UTF-7) -> UTF-8 name; NULL and BAD sent. */
+char	*imap_mailbox_arg(struct imap_session *, const struct imap_arg *);
+/* UTF-8 name -> wire form (quoted string) appended to out. */
+void	 imap_mailbox_out(struct imap_session *, const char *name,
+	    struct buf *out);
+void	 imap_flags_out(uint32_t flags, struct buf *out);
+/* System flag name -> STORE_F_*; 0 for keywords and \\Recent. */
+uint32_t imap_flag_bit(const char *name);
+
+/* imap_cmd_auth.c */
+void	 imap_cmd_login(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_authenticate(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_starttls(struct imap_session *, struct imap_cmd *);
+void	 imap_auth_line(struct imap_session *, char *line, size_t len);
+void	 imap_auth_free(struct imap_session *);
+
+/* imap_cmd_any.c */
+void	 imap_cmd_capability(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_noop(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_logout(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_id(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_enable(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_namespace(struct imap_session *, struct imap_cmd *);
+
+/* imap_cmd_mbox.c */
+void	 imap_cmd_list(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_create(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_delete(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_rename(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_subscribe(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_status(struct imap_session *, struct imap_cmd *);
+
+/* imap_cmd_select.c */
+void	 imap_cmd_select(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_close(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_check(struct imap_session *, struct imap_cmd *);
+void	 imap_unselect(struct imap_session *);
+/* Compare the view with the index; send EXISTS/FETCH (and EXPUNGE). */
+void	 imap_view_refresh(struct imap_session *, bool expunges);
+/* Sequence set or UID set argument -> sorted UIDs of the view. */
+int	 imap_view_uids(struct imap_session *, const struct imap_arg *,
+	    bool uid, uint32_t **uids_r, size_t *n_r);
+/* Index of uid in the view, or -1. */
+long	 imap_view_find(const struct imap_session *, uint32_t uid);
+
+/* imap_cmd_fetch.c */
+void	 imap_cmd_fetch(struct imap_session *, struct imap_cmd *);
+void	 imap_fetch_drained(struct imap_session *);
+void	 imap_fetch_free(struct imap_session *);
+
+/* imap_cmd_store.c */
+void	 imap_cmd_store(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_expunge(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_copy(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_append(struct imap_session *, struct imap_cmd *);
+
+/* imap_cmd_search.c */
+void	 imap_cmd_search(struct imap_session *, struct imap_cmd *);
+
+/* imap_cmd_idle.c */
+void	 imap_cmd_idle(struct imap_session *, struct imap_cmd *);
+void	 imap_idle_line(struct imap_session *, char *line, size_t len);
+void	 imap_watch_fired(void *arg);
+#endif
