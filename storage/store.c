@@ -15,8 +15,10 @@
 #include <sys/stat.h>
 #include <sys/queue.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +133,43 @@ store_mkdir(const char *path, const char **error_r)
 	return 0;
 }
 
+/*
+ * Remove spool files left by a previous run that died mid-transaction (a
+ * crash between store_msg_begin and store_msg_free).  Only files whose
+ * "P<pid>" names a process that no longer exists are removed, so a second
+ * postern sharing the state dir keeps its files.  Called once at start,
+ * before clients are served.
+ */
+static void
+store_spool_cleanup(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*de;
+	const char	*p;
+	char		*path;
+	long		 pid;
+	int		 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || (p = strstr(de->d_name, ".M")) == NULL ||
+		    (p = strchr(p, 'P')) == NULL)
+			continue;
+		pid = strtol(p + 1, NULL, 10);
+		if (pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (unlink(path) == 0)
+			n++;
+		free(path);
+	}
+	closedir(d);
+	if (n > 0)
+		log_info("store spool-cleanup removed=%d dir=%s", n, dir);
+}
+
 int
 store_open(const struct conf *conf, struct store **store_r,
     const char **error_r)
@@ -164,6 +203,7 @@ store_open(const struct conf *conf, struct store **store_r,
 		store_close(&s);
 		return -1;
 	}
+	store_spool_cleanup(s->spool_dir);
 	ipath = xasprintf("%s/index.lmdb", s->state_dir);
 	if (idx_open_blocking(ipath, &s->idx, &e) == -1) {
 		snprintf(ebuf, sizeof(ebuf), "store: %s", e);

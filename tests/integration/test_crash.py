@@ -250,6 +250,9 @@ def test_no_lost_mail_across_kill9(crash_srv):
             typ, _ = im.select("INBOX")
             assert typ == "OK"
     assert srv.stop() == 0, srv.log()[-3000:]
+    # Spool files of transactions a kill interrupted are removed at start.
+    spool = sorted(p.name for p in (srv.state_dir / "spool").iterdir())
+    assert spool == [], ("spool files left behind", spool[:5])
 
     copies, bad, tmp_left = scan(srv.maildir)
     info = ("seed=%d acked=%d maybe=%d refused=%d errors=%d sessions=%d "
