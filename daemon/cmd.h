@@ -9,4 +9,8 @@
 int	 cmd_deliver(int, char **);	/* postern deliver --to ADDR [--folder F] */
 int	 cmd_reindex(int, char **);	/* postern reindex [-c FILE] [ADDRESS] */
 int	 cmd_check(int, char **);	/* postern check [-c FILE] [ADDRESS] */
+int	 cmd_queue(int, char **);	/* postern queue list|show|flush|delete|bounce */
+int	 cmd_account(int, char **);	/* postern account add|passwd|del|list|show */
+int	 cmd_dkim(int, char **);	/* postern dkim show [DOMAIN] */
+int	 cmd_dns(int, char **);		/* postern dns [DOMAIN] */
 #endif

@@ -37,8 +37,13 @@ struct gen {
  * Process-wide objects that outlive generations (set up by main.c): the
  * mail store, the login cache and the failed-login throttle.
  */
+struct dnsq;
+struct queue;
+
 struct loop_shared {
 	struct store		*store;
+	struct queue		*queue;		/* outbound queue */
+	struct dnsq		*dns;		/* resolver of dns.resolvers */
 	struct auth_cache	*auth_cache;
 	struct auth_throttle	*auth_throttle;
 };

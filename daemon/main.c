@@ -24,14 +24,19 @@
 #include "conf.h"
 #include "conn.h"
 #include "ctl.h"
+#include "dnsq.h"
 #include "greet.h"
+#include "http.h"
 #include "imap.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "managesieve.h"
 #include "pop3.h"
+#include "queue.h"
 #include "route.h"
 #include "smtp.h"
+#include "smtpc.h"
 #include "store.h"
 #include "work.h"
 #include "xmalloc.h"
@@ -63,6 +68,14 @@ static const struct {
 	  "rebuild the index from the Maildir (imports dovecot-uidlist)" },
 	{ "check", cmd_check, "check [-c FILE] [ADDRESS]",
 	  "verify the index against the Maildir and repair" },
+	{ "queue", cmd_queue, "queue list|show ID|flush|delete ID|bounce ID",
+	  "inspect and act on the outbound queue of the running daemon" },
+	{ "account", cmd_account, "account add|passwd|del|list|show ADDRESS",
+	  "manage accounts in accounts_file" },
+	{ "dkim", cmd_dkim, "dkim show [DOMAIN]",
+	  "show DKIM selectors, keys and their DNS records" },
+	{ "dns", cmd_dns, "dns [DOMAIN]",
+	  "print every DNS record to publish (MX, SPF, DKIM, DMARC, MTA-STS)" },
 	{ "version", main_version, "version", "print the version" },
 	{ "help", main_help, "help [COMMAND]", "show this help" },
 };
@@ -241,6 +254,8 @@ main_on_shutdown(void)
 {
 	listen_stop();
 	ctl_stop();
+	if (loop_shared()->queue != NULL)
+		queue_stop(loop_shared()->queue);
 }
 
 /* Build what each configuration generation derives from its conf. */
@@ -260,6 +275,8 @@ main_gen_build(struct gen *g, char *err, size_t errlen)
 		auth_cache_clear(sh->auth_cache);
 	if (sh->store != NULL)
 		store_set_conf(sh->store, g->conf);
+	if (sh->queue != NULL)
+		queue_set_conf(sh->queue, g->conf);
 	return 0;
 }
 
@@ -275,6 +292,8 @@ main_shared_free(void)
 {
 	struct loop_shared	*sh = loop_shared();
 
+	queue_close(&sh->queue);
+	dnsq_free(&sh->dns);
 	store_close(&sh->store);
 	auth_cache_free(&sh->auth_cache);
 	auth_throttle_free(&sh->auth_throttle);
@@ -349,6 +368,8 @@ main_serve(int argc, char **argv)
 	conn_set_proto(SVC_IMAPS, imap_proto(SVC_IMAPS));
 	conn_set_proto(SVC_POP3, pop3_proto(SVC_POP3));
 	conn_set_proto(SVC_POP3S, pop3_proto(SVC_POP3S));
+	conn_set_proto(SVC_MANAGESIEVE, managesieve_proto(SVC_MANAGESIEVE));
+	conn_set_proto(SVC_HTTP, http_proto(SVC_HTTP));
 	if (listen_start(loop_gen()->conf, ebuf, sizeof(ebuf)) == -1 ||
 	    ctl_start(loop_gen()->conf, ebuf, sizeof(ebuf)) == -1) {
 		fprintf(stderr, "postern: %s\n", ebuf);
@@ -359,9 +380,12 @@ main_serve(int argc, char **argv)
 	}
 	loop_on_shutdown(main_on_shutdown);
 	if (main_drop_privileges(uid, gid) == -1 ||
-	    store_open(loop_gen()->conf, &loop_shared()->store, &err) == -1) {
-		if (loop_shared()->store == NULL && err != NULL)
-			log_err("store open failed error=\"%s\"", err);
+	    store_open(loop_gen()->conf, &loop_shared()->store, &err) == -1 ||
+	    queue_open(loop_gen()->conf, &loop_shared()->queue, &err) == -1 ||
+	    (loop_shared()->dns = dnsq_new(loop_base(),
+	    &loop_gen()->conf->dns.resolvers, &err)) == NULL) {
+		if (err != NULL)
+			log_err("start failed error=\"%s\"", err);
 		listen_stop();
 		ctl_stop();
 		work_shutdown();
@@ -369,6 +393,7 @@ main_serve(int argc, char **argv)
 		main_shared_free();
 		return 1;
 	}
+	queue_start(loop_shared()->queue, smtpc_deliverer());
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("ready version=%s config=%s listeners=%zu startup_ms=%.1f",
 	    POSTERN_VERSION, used ? used : "(embedded default)", listen_count(),
