@@ -285,4 +285,77 @@ int	 store_reindex_blocking(const struct conf *, const char *account,
 /* *problems_r: inconsistencies found (0: index and Maildir agree). */
 int	 store_check_blocking(const struct conf *, const char *account,
 	    unsigned int opts, size_t *problems_r, const char **error_r);
+
+/*
+ * ---- CONDSTORE/QRESYNC, QUOTA, CREATE-SPECIAL-USE (store_mbox.c) ----
+ */
+
+/*
+ * [loop] STORE with UNCHANGEDSINCE (RFC 7162 3.1.3): as store_mbox_flags,
+ * but a message whose modseq is above unchangedsince is left alone and
+ * its UID goes to modified_r (the caller's array of n entries, valid
+ * until done runs); *nmodified_r is set before done runs.
+ */
+void	 store_mbox_flags_cond(struct store *, const char *account,
+	    const char *name, const uint32_t *uids, size_t n,
+	    enum store_flag_mode, uint32_t flags, uint64_t unchangedsince,
+	    uint32_t *modified_r, size_t *nmodified_r, store_mbox_done_fn *,
+	    void *arg);
+/*
+ * [loop] CREATE with USE (RFC 6154 5.2): uses are "\\Sent"-style names.
+ * Returns -1 without calling done if one is unknown, else 0.
+ */
+int	 store_mbox_create_special(struct store *, const char *account,
+	    const char *name, const char *const *uses, size_t nuses,
+	    store_mbox_done_fn *, void *arg);
+/*
+ * [loop] The account's storage usage (bytes) and limit (bytes, 0: none)
+ * from the index and quota.enable / the account quota /
+ * quota.default_per_user (RFC 9208 STORAGE).
+ */
+int	 store_mbox_quota(struct store *, const char *account,
+	    uint64_t *used_r, uint64_t *limit_r, const char **error_r);
+/*
+ * [loop] QRESYNC (RFC 7162 3.2.5, 3.2.6): the UIDs expunged with a modseq
+ * above since, ascending, from the index tombstones; *uids_r is malloced.
+ * Tombstones up to store_view_tomb_horizon() were pruned: for an older
+ * since the list is incomplete and the caller must fall back.
+ */
+int	 store_view_vanished(struct store_view *, uint64_t since,
+	    uint32_t **uids_r, size_t *n_r, const char **error_r);
+uint64_t store_view_tomb_horizon(const struct store_view *);
+/*
+ * ---- COPY and MOVE (store_copy.c) ----
+ * RFC 9051 6.4.7, RFC 6851, UIDPLUS COPYUID (RFC 4315 3).  Files on a
+ * worker (link or copy, or rename for MOVE, then one fsync per
+ * directory), the index on the serial lane, done on the loop thread.
+ */
+/* [worker] Spam training of a durable file (filter_learn_hook). */
+typedef void store_learn_fn(const char *account, const char *path,
+	    bool spam);
+
+struct store_copy_result {
+	int		 result;	/* 0, -1 temporary, -2 refused */
+	const char	*error;		/* result != 0 */
+	bool		 nonexistent;	/* -2: no such target (TRYCREATE) */
+	bool		 overquota;	/* -2: RFC 9208 OVERQUOTA */
+	uint32_t	 uidvalidity;	/* of the target */
+	const uint32_t	*src_uids;	/* source UIDs, ascending */
+	const uint32_t	*dst_uids;	/* their new UIDs in the target */
+	size_t		 n;		/* 0: no UIDs known (COPYUID left out) */
+};
+
+typedef void store_copy_done_fn(void *arg, const struct store_copy_result *);
+
+/*
+ * [loop] Copy (move = false) or move uids from mailbox from to mailbox to
+ * of account.  UIDs that no longer exist are skipped.  learn (may be
+ * NULL) runs on a worker for each file put into a \Junk mailbox
+ * (spam) or moved out of one into a folder that is not \Trash (ham).
+ * done may run before store_copy returns (refusals); the result is
+ * valid during the call.
+ */
+void	 store_copy(struct store *, const char *account, const char *from,
+	    const char *to, const uint32_t *uids, size_t n, bool move,
+	    store_learn_fn *learn, store_copy_done_fn *done, void *arg);
 #endif

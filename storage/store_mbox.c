@@ -12,6 +12,10 @@
  * resurrects an expunged message: it can only see the file already gone.
  * Views are index read snapshots [any], opened on the loop thread for
  * the span of one command.
+ *
+ * Also the storage side of CONDSTORE/QRESYNC (RFC 7162: STORE
+ * UNCHANGEDSINCE, VANISHED from the index tombstones), QUOTA (RFC 9208
+ * usage and limit) and CREATE-SPECIAL-USE (RFC 6154 5.2).
  */
 #include <sys/stat.h>
 
@@ -23,6 +27,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "hmap.h"
 #include "idx.h"
 #include "log.h"
@@ -61,6 +66,10 @@ struct store_mjob {
 	enum store_flag_mode	 mode;
 	uint32_t		 flags;
 	uint32_t		*newflags;	/* per uid, for the file names */
+	uint64_t		*modseqs;	/* per uid, at the snapshot */
+	uint64_t		 unchangedsince; /* RFC 7162 3.1.3; 0: none */
+	uint32_t		*modified;	/* caller's, UNCHANGEDSINCE failed */
+	size_t			*nmodified;
 	struct idx_batch	*batch;		/* built on a worker (sync) */
 	bool			 changed;	/* fire watchers */
 	struct timespec		 mt_new, mt_cur;
@@ -100,6 +109,7 @@ store_mjob_free(struct store_mjob **jp)
 	free(j->bases);
 	free(j->uids);
 	free(j->newflags);
+	free(j->modseqs);
 	idx_batch_free(&j->batch);
 	free(j->user);
 	free(j->account);
@@ -172,7 +182,8 @@ store_mjob_index_run(void *arg)
 	j->batch = NULL;
 	switch (j->op) {
 	case STORE_MOP_CREATE:
-		op = idx_batch_mailbox_create(b, j->user, j->name, 0, 0);
+		op = idx_batch_mailbox_create(b, j->user, j->name, 0,
+		    j->flags);
 		break;
 	case STORE_MOP_DELETE:
 		op = idx_batch_mailbox_delete(b, j->user, j->name);
@@ -184,9 +195,11 @@ store_mjob_index_run(void *arg)
 		op = idx_batch_mailbox_attrs(b, j->mbox, j->on, j->flags);
 		break;
 	case STORE_MOP_FLAGS:
+		/* Operation i is the flag change of uids[i] (a fresh batch). */
 		for (i = 0; i < j->n; i++)
 			idx_batch_msg_flags(b, j->mbox, j->uids[i],
-			    (enum idx_flag_mode)j->mode, j->flags, NULL, 0, 0);
+			    (enum idx_flag_mode)j->mode, j->flags, NULL, 0,
+			    j->unchangedsince);
 		break;
 	case STORE_MOP_EXPUNGE:
 		for (i = 0; i < j->n; i++)
@@ -216,6 +229,12 @@ store_mjob_index_run(void *arg)
 			store_mjob_fail(j, -2, "Mailbox does not exist");
 		else if (res->status != IDX_OK)
 			store_mjob_fail(j, -2, res->error);
+		break;
+	case STORE_MOP_FLAGS:
+		/* Changed by someone else since our snapshot (a race). */
+		for (i = 0; j->modified != NULL && i < j->n; i++)
+			if (idx_batch_result(b, i)->status == IDX_MODIFIED)
+				j->modified[(*j->nmodified)++] = j->uids[i];
 		break;
 	default:
 		break;
@@ -370,7 +389,8 @@ store_sync_files(struct store_mjob *j, const char *folder)
 		store_mjob_fail(j, -1, e);
 		return;
 	}
-	qsort(list, n, sizeof(*list), store_cmp_base);
+	if (n > 1)		/* qsort(NULL, 0) is undefined */
+		qsort(list, n, sizeof(*list), store_cmp_base);
 	known = xcalloc(n + 1, sizeof(*known));
 	j->batch = idx_batch_new();
 	if (idx_read_begin(s->idx, &rd, &e) == -1) {
@@ -635,6 +655,7 @@ store_mjob_msgs(struct store *s, enum store_mop op, const char *account,
 	memcpy(j->uids, uids, n * sizeof(*uids));
 	j->bases = xcalloc(n + 1, sizeof(*j->bases));
 	j->newflags = xcalloc(n + 1, sizeof(*j->newflags));
+	j->modseqs = xcalloc(n + 1, sizeof(*j->modseqs));
 	if (idx_read_begin(s->idx, &rd, &e) == -1) {
 		store_mjob_fail(j, -1, e);
 		return j;
@@ -652,6 +673,7 @@ store_mjob_msgs(struct store *s, enum store_mop op, const char *account,
 			continue;
 		j->bases[i] = xstrndup(m.basename, m.basename_len);
 		j->newflags[i] = m.flags;
+		j->modseqs[i] = m.modseq;
 	}
 	idx_read_end(&rd);
 	return j;
@@ -697,6 +719,7 @@ struct store_view {
 	struct idx_read		*rd;
 	struct store_mailbox	 mb;
 	uint32_t		 id;
+	uint64_t		 tomb_horizon;
 };
 
 int
@@ -724,6 +747,7 @@ store_view_open(struct store *s, const char *account, const char *name,
 		return r;
 	}
 	v->id = mb.id;
+	v->tomb_horizon = mb.tomb_horizon;
 	v->mb.uidvalidity = mb.uidvalidity;
 	v->mb.uidnext = mb.uidnext;
 	v->mb.messages = mb.messages;
@@ -813,4 +837,157 @@ store_view_close(struct store_view **vp)
 		return;
 	idx_read_end(&v->rd);
 	xfree(*vp);
+}
+
+/* ---- CONDSTORE/QRESYNC, QUOTA, CREATE-SPECIAL-USE ---- */
+
+void
+store_mbox_flags_cond(struct store *s, const char *account, const char *name,
+    const uint32_t *uids, size_t n, enum store_flag_mode mode, uint32_t flags,
+    uint64_t unchangedsince, uint32_t *modified_r, size_t *nmodified_r,
+    store_mbox_done_fn *done, void *arg)
+{
+	struct store_mjob	*j;
+	size_t			 i, k;
+
+	*nmodified_r = 0;
+	j = store_mjob_msgs(s, STORE_MOP_FLAGS, account, name, uids, n, done,
+	    arg);
+	j->mode = mode;
+	j->flags = flags & IDX_F_ALL;
+	j->unchangedsince = unchangedsince;
+	j->modified = modified_r;
+	j->nmodified = nmodified_r;
+	/*
+	 * RFC 7162 3.1.3: a message changed after unchangedsince is not
+	 * touched.  Drop those already visible in the snapshot before the
+	 * file names change; the index checks again at commit (a race with
+	 * another writer is then reported the same way, though its file
+	 * may have been renamed; the next sync reconciles the letters).
+	 */
+	for (i = 0, k = 0; i < j->n; i++) {
+		if (j->bases[i] != NULL && j->modseqs[i] > unchangedsince) {
+			modified_r[(*nmodified_r)++] = j->uids[i];
+			free(j->bases[i]);
+			continue;
+		}
+		j->uids[k] = j->uids[i];
+		j->bases[k] = j->bases[i];
+		j->newflags[k] = j->newflags[i];
+		j->modseqs[k] = j->modseqs[i];
+		k++;
+	}
+	j->n = k;
+	for (i = 0; i < j->n; i++) {
+		if (mode == STORE_FLAGS_ADD)
+			j->newflags[i] |= j->flags;
+		else if (mode == STORE_FLAGS_REMOVE)
+			j->newflags[i] &= ~j->flags;
+		else
+			j->newflags[i] = j->flags;
+	}
+	work_submit(store_mjob_files_run, store_mjob_files_done, j);
+}
+
+int
+store_mbox_create_special(struct store *s, const char *account,
+    const char *name, const char *const *uses, size_t nuses,
+    store_mbox_done_fn *done, void *arg)
+{
+	struct store_mjob	*j;
+	uint32_t		 su = 0, bit;
+	size_t			 i;
+
+	for (i = 0; i < nuses; i++) {
+		if ((bit = store_special_use_bits(uses[i])) == 0)
+			return -1;
+		su |= bit;
+	}
+	j = store_mjob_new(s, STORE_MOP_CREATE, account, name, done, arg);
+	j->flags = su;
+	work_submit(store_mjob_files_run, store_mjob_files_done, j);
+	return 0;
+}
+
+int
+store_mbox_quota(struct store *s, const char *account, uint64_t *used_r,
+    uint64_t *limit_r, const char **error_r)
+{
+	const struct conf_account	*a;
+	struct idx_read			*rd;
+	struct idx_usage		 u;
+	char				*user;
+	int				 r;
+
+	*used_r = 0;
+	*limit_r = 0;
+	user = store_user(account);
+	/* The same rule as the delivery check (store_deliver.c). */
+	if (s->conf != NULL && s->conf->quota.enable) {
+		if ((a = conf_find_account(s->conf, user)) != NULL &&
+		    a->quota != 0)
+			*limit_r = a->quota;
+		else
+			*limit_r = s->conf->quota.default_per_user;
+	}
+	if (idx_read_begin(s->idx, &rd, error_r) == -1) {
+		free(user);
+		return -1;
+	}
+	memset(&u, 0, sizeof(u));
+	r = idx_read_usage(rd, user, &u, error_r);
+	idx_read_end(&rd);
+	free(user);
+	if (r == -1)
+		return -1;
+	*used_r = u.bytes;
+	return 0;
+}
+
+static int
+store_cmp_u32(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+store_view_vanished(struct store_view *v, uint64_t since, uint32_t **uids_r,
+    size_t *n_r, const char **error_r)
+{
+	struct idx_iter	*it;
+	uint32_t	*l = NULL, uid;
+	uint64_t	 ms;
+	size_t		 n = 0, cap = 0;
+	int		 r;
+
+	*uids_r = NULL;
+	*n_r = 0;
+	if (idx_iter_vanished(v->rd, v->id, since, &it, error_r) == -1)
+		return -1;
+	while ((r = idx_iter_next_vanished(it, &uid, &ms, error_r)) == 1) {
+		if (n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			l = xreallocarray(l, cap, sizeof(*l));
+		}
+		l[n++] = uid;
+	}
+	idx_iter_free(&it);
+	if (r == -1) {
+		free(l);
+		return -1;
+	}
+	/* The iterator walks in modseq order; callers want UIDs. */
+	if (n > 1)
+		qsort(l, n, sizeof(*l), store_cmp_u32);
+	*uids_r = l;
+	*n_r = n;
+	return 0;
+}
+
+uint64_t
+store_view_tomb_horizon(const struct store_view *v)
+{
+	return v->tomb_horizon;
 }

@@ -58,22 +58,6 @@ imap_cmd_id(struct imap_session *s, struct imap_cmd *cmd)
 }
 
 void
-imap_cmd_enable(struct imap_session *s, struct imap_cmd *cmd)
-{
-	/*
-	 * RFC 5161 3.1: answer with the extensions actually enabled.  We
-	 * advertise none that needs enabling yet (CONDSTORE, UTF8=ACCEPT,
-	 * QRESYNC come later), so the list is empty but the command works.
-	 */
-	if (cmd->nargs == 0) {
-		imap_tagged(s, "BAD", "ENABLE needs capability names");
-		return;
-	}
-	imap_untagged(s, "ENABLED");
-	imap_tagged(s, "OK", "ENABLE completed");
-}
-
-void
 imap_cmd_namespace(struct imap_session *s, struct imap_cmd *cmd)
 {
 	(void)cmd;

@@ -5,6 +5,10 @@
  * <partial>, BODY.PEEK, RFC822, RFC822.HEADER, RFC822.TEXT and
  * HEADER.FIELDS(.NOT) from the message file through mime_section_find.
  * A non-PEEK body fetch sets \Seen (6.4.5) in one store job at the end.
+ * BINARY[], BINARY.PEEK and BINARY.SIZE (RFC 3516) decode base64 and
+ * quoted-printable parts.  CONDSTORE/QRESYNC (RFC 7162): MODSEQ, the
+ * CHANGEDSINCE modifier (3.1.4.1) and VANISHED (EARLIER) for UID FETCH
+ * (3.2.6); MODSEQ goes with every FLAGS once CONDSTORE is on (3.1).
  *
  * Output is produced message by message and paused while more than
  * IMAP_OUT_HIGH bytes wait to be sent; proto->drained resumes it, so a
@@ -30,6 +34,7 @@
 #include "conn.h"
 #include "imap_fetchatt.h"
 #include "imap_private.h"
+#include "imap_seqset.h"
 #include "log.h"
 #include "mime.h"
 #include "store.h"
@@ -192,6 +197,76 @@ imap_fetch_section(struct imap_session *s, uint32_t uid,
 	return 0;
 }
 
+/*
+ * BINARY[section]<partial> and BINARY.SIZE[section] (RFC 3516 4.2, 4.3):
+ * the part's content with its Content-Transfer-Encoding undone.  A whole
+ * message (BINARY[]) or a part in 7bit/8bit/binary is sent as is.  -1:
+ * unreadable or unknown encoding (NIL is sent; the [UNKNOWN-CTE] tagged
+ * NO of 4.2 would need the whole FETCH to fail).
+ */
+static int
+imap_fetch_binary(struct imap_session *s, uint32_t uid,
+    const struct imap_fetch_item *it, struct imap_fmsg *m, struct buf *out)
+{
+	struct mime_section	 sec;
+	struct buf		 spec = BUF_INIT, raw = BUF_INIT;
+	const char		*err, *p;
+	enum mime_cte		 cte = MIME_CTE_BINARY;
+	size_t			 i, off = 0, len;
+
+	if (imap_fmsg_load(s, uid, m) == -1 || it->text != IMAP_SECTION_ALL)
+		return -1;
+	for (i = 0; i < it->nparts; i++)
+		buf_printf(&spec, "%s%u", i > 0 ? "." : "", it->parts[i]);
+	if (mime_section_find(m->mm, spec.data != NULL ? spec.data : "",
+	    &sec, &err) == -1) {
+		buf_free(&spec);
+		return -1;
+	}
+	buf_free(&spec);
+	if (sec.range.off > m->len)
+		sec.range.off = m->len;
+	if (sec.range.len > m->len - sec.range.off)
+		sec.range.len = m->len - sec.range.off;
+	p = m->data + sec.range.off;
+	if (it->nparts > 0 && sec.part != NULL &&
+	    !mime_part_is_multipart(sec.part))
+		cte = mime_part_cte(sec.part);
+	switch (cte) {
+	case MIME_CTE_BASE64:
+	case MIME_CTE_QP:
+		mime_decode_cte(cte, p, sec.range.len, &raw);
+		break;
+	case MIME_CTE_7BIT:
+	case MIME_CTE_8BIT:
+	case MIME_CTE_BINARY:
+		imap_crlf(p, sec.range.len, &raw);
+		break;
+	default:
+		return -1;
+	}
+	len = raw.len;
+	if (it->type == IMAP_FETCH_BINARY_SIZE) {
+		buf_printf(out, "%s %zu", it->resp_name, len);
+		buf_free(&raw);
+		return 0;
+	}
+	if (it->partial) {
+		off = it->offset < raw.len ? it->offset : raw.len;
+		len = raw.len - off;
+		if (len > it->length)
+			len = it->length;
+	}
+	/* RFC 3516 4.2: literal8 when the content holds a NUL. */
+	buf_printf(out, "%s %s{%zu}\r\n", it->resp_name,
+	    len > 0 && memchr(raw.data + off, '\0', len) != NULL ? "~" : "",
+	    len);
+	if (len > 0)
+		buf_append(out, raw.data + off, len);
+	buf_free(&raw);
+	return 0;
+}
+
 static void
 imap_fetch_date(int64_t t, struct buf *out)
 {
@@ -221,10 +296,14 @@ imap_fetch_one(struct imap_session *s, struct store_view *v, uint32_t uid,
 	const char		*err;
 	long			 seq;
 	bool			 first = true, setseen = false, hasflags = false;
+	bool			 hasmodseq = false;
 	int			 cr;
 
 	if ((seq = imap_view_find(s, uid)) < 0 ||
 	    store_view_msg(v, uid, &mi, &err) != 1)
+		return false;
+	/* RFC 7162 3.1.4.1: only what changed after CHANGEDSINCE. */
+	if (f->fa->changedsince_set && mi.modseq <= f->fa->changedsince)
 		return false;
 	memset(&m, 0, sizeof(m));
 	if (f->fa->sets_seen && !s->readonly && !(mi.flags & STORE_F_SEEN)) {
@@ -252,6 +331,7 @@ imap_fetch_one(struct imap_session *s, struct store_view *v, uint32_t uid,
 		case IMAP_FETCH_MODSEQ:
 			buf_printf(out, "MODSEQ (%llu)",
 			    (unsigned long long)mi.modseq);
+			hasmodseq = true;
 			break;
 		case IMAP_FETCH_INTERNALDATE:
 			buf_puts(out, "INTERNALDATE ");
@@ -295,6 +375,9 @@ imap_fetch_one(struct imap_session *s, struct store_view *v, uint32_t uid,
 			break;
 		case IMAP_FETCH_BINARY:
 		case IMAP_FETCH_BINARY_SIZE:
+			if (imap_fetch_binary(s, uid, it, &m, out) == -1)
+				buf_printf(out, "%s NIL", it->resp_name);
+			break;
 		default:
 			buf_printf(out, "%s NIL", it->resp_name);
 			break;
@@ -303,7 +386,11 @@ imap_fetch_one(struct imap_session *s, struct store_view *v, uint32_t uid,
 	if (setseen && !hasflags) {
 		buf_puts(out, " FLAGS ");
 		imap_flags_out(mi.flags, out);
+		hasflags = true;
 	}
+	/* RFC 7162 3.1: with CONDSTORE on, FLAGS comes with MODSEQ. */
+	if (s->condstore && hasflags && !hasmodseq)
+		buf_printf(out, " MODSEQ (%llu)", (unsigned long long)mi.modseq);
 	buf_puts(out, ")\r\n");
 	buf_free(&tmp);
 	imap_fmsg_free(&m);
@@ -369,6 +456,54 @@ imap_fetch_drained(struct imap_session *s)
 		imap_fetch_run(s);
 }
 
+/*
+ * UID FETCH ... (CHANGEDSINCE n VANISHED) (RFC 7162 3.2.6): the UIDs of
+ * the set expunged after n, from the index tombstones, before the FETCH
+ * responses.  Tombstones pruned past n cannot be listed; then the UIDs
+ * of the set below UIDNEXT that the mailbox lacks are sent instead.
+ */
+static void
+imap_fetch_vanished(struct imap_session *s, const struct imap_arg *a,
+    uint64_t since)
+{
+	struct imap_seqset	*set = NULL, *gone;
+	struct store_view	*v = NULL;
+	struct buf		 out = BUF_INIT;
+	const char		*err;
+	uint32_t		*vu = NULL, u;
+	size_t			 nv = 0, i;
+
+	if ((a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NUMBER) ||
+	    imap_seqset_parse(a->str, a->len, s->uidnext > 0 ?
+	    s->uidnext - 1 : 0, IMAP_SEQSET_MAX_ELEMENTS, &set, &err) == -1)
+		return;		/* the set is refused below */
+	if (store_view_open(s->store, s->user, s->mbox, &v, &err) != 1) {
+		imap_seqset_free(&set);
+		return;
+	}
+	gone = imap_seqset_new();
+	if (since >= store_view_tomb_horizon(v)) {
+		if (store_view_vanished(v, since, &vu, &nv, &err) == 0)
+			for (i = 0; i < nv; i++)
+				if (imap_seqset_contains(set, vu[i]))
+					imap_seqset_add(gone, vu[i], vu[i]);
+		free(vu);
+	} else {
+		for (u = 1; u < s->uidnext; u++)
+			if (imap_seqset_contains(set, u) &&
+			    imap_view_find(s, u) < 0)
+				imap_seqset_add(gone, u, u);
+	}
+	store_view_close(&v);
+	if (!imap_seqset_empty(gone)) {
+		imap_seqset_format(gone, &out);
+		imap_untagged(s, "VANISHED (EARLIER) %s", out.data);
+		buf_free(&out);
+	}
+	imap_seqset_free(&gone);
+	imap_seqset_free(&set);
+}
+
 void
 imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 {
@@ -388,6 +523,15 @@ imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, "BAD", "%s", err);
 		return;
 	}
+	/* RFC 7162 3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE. */
+	if (fa->changedsince_set)
+		s->condstore = true;
+	for (n = 0; n < fa->nitems; n++)
+		if (fa->items[n].type == IMAP_FETCH_MODSEQ)
+			s->condstore = true;
+	if (fa->vanished)
+		imap_fetch_vanished(s, &cmd->args[0], fa->changedsince);
+	n = 0;
 	if ((r = imap_view_uids(s, &cmd->args[0], cmd->uid, &uids, &n)) < 0) {
 		imap_fetchatt_free(&fa);
 		imap_tagged(s, "BAD", "%s", r == -2 ?

@@ -5,6 +5,13 @@
  * SUBSCRIBE, UNSUBSCRIBE and STATUS (6.3.11).  Names are modified UTF-7
  * on the wire (RFC 3501 5.1.3), UTF-8 in the store.
  *
+ * Extensions: LIST-EXTENDED (RFC 5258: selection SUBSCRIBED, REMOTE,
+ * RECURSIVEMATCH, SPECIAL-USE; return SUBSCRIBED, CHILDREN, SPECIAL-USE;
+ * several patterns), LIST-STATUS (RFC 5819, from the same snapshot; no
+ * Maildir sync first), CREATE-SPECIAL-USE (RFC 6154 5.2), STATUS=SIZE
+ * (RFC 8438) and HIGHESTMODSEQ (RFC 7162 3.1.6), QUOTA (RFC 9208: one
+ * root "" per account with the STORAGE resource).
+ *
  * LIST reads one index snapshot (store_mailbox_list); the changes go to
  * the store as jobs and answer from their completion.  Owns nothing
  * beyond one command.  [loop]
@@ -83,78 +90,222 @@ imap_su_out(uint32_t su, struct buf *out)
 		}
 }
 
+/* Options of one LIST (RFC 5258 3). */
+struct imap_list_opts {
+	bool		 lsub;
+	bool		 extended;	/* any RFC 5258 syntax was used */
+	bool		 sel_subscribed;
+	bool		 sel_special;
+	bool		 recursive;
+	bool		 ret_subscribed;
+	const struct imap_arg *ret_status;	/* STATUS item list */
+};
+
+static int	imap_status_items(struct imap_session *,
+		    const struct store_mailbox *, const struct imap_arg *,
+		    struct buf *);
+
+static int
+imap_list_opts_parse(const struct imap_arg *sel, const struct imap_arg *ret,
+    struct imap_list_opts *o)
+{
+	size_t	 i;
+
+	for (i = 0; sel != NULL && i < sel->count; i++) {
+		if (imap_arg_atom_is(&sel->list[i], "SUBSCRIBED"))
+			o->sel_subscribed = true;
+		else if (imap_arg_atom_is(&sel->list[i], "SPECIAL-USE"))
+			o->sel_special = true;
+		else if (imap_arg_atom_is(&sel->list[i], "RECURSIVEMATCH"))
+			o->recursive = true;
+		else if (!imap_arg_atom_is(&sel->list[i], "REMOTE"))
+			return -1;
+	}
+	/* RFC 5258 3.1: RECURSIVEMATCH alone is an error. */
+	if (o->recursive && !o->sel_subscribed && !o->sel_special)
+		return -1;
+	for (i = 0; ret != NULL && i < ret->count; i++) {
+		if (imap_arg_atom_is(&ret->list[i], "SUBSCRIBED"))
+			o->ret_subscribed = true;
+		else if (imap_arg_atom_is(&ret->list[i], "STATUS") &&
+		    i + 1 < ret->count &&
+		    ret->list[i + 1].type == IMAP_ARG_LIST &&
+		    o->ret_status == NULL)
+			o->ret_status = &ret->list[++i];
+		else if (!imap_arg_atom_is(&ret->list[i], "CHILDREN") &&
+		    !imap_arg_atom_is(&ret->list[i], "SPECIAL-USE"))
+			return -1;
+	}
+	return 0;
+}
+
+/* Pattern (reference + mailbox pattern) in UTF-8; NULL if undecodable. */
+static char *
+imap_list_pattern(struct imap_session *s, const char *ref, size_t rlen,
+    const char *mp, size_t mlen)
+{
+	struct buf	 pat = BUF_INIT, dec = BUF_INIT;
+
+	buf_append(&pat, ref, rlen);
+	buf_append(&pat, mp, mlen);
+	if (pat.data == NULL)
+		buf_puts(&pat, "");
+	if (s->enabled_utf8)
+		return buf_steal(&pat, NULL);
+	/* Wildcards are plain ASCII in modified UTF-7. */
+	if (utf7_decode(pat.data, pat.len, &dec) == -1) {
+		buf_free(&pat);
+		buf_free(&dec);
+		return NULL;
+	}
+	buf_free(&pat);
+	if (dec.data == NULL)
+		buf_puts(&dec, "");
+	return buf_steal(&dec, NULL);
+}
+
+static bool
+imap_list_selected(const struct imap_list_opts *o,
+    const struct store_mailbox *mb)
+{
+	if (o->lsub || o->sel_subscribed)
+		if (!mb->subscribed && strcmp(mb->name, "INBOX") != 0)
+			return false;
+	if (o->sel_special && mb->special_use == 0)
+		return false;
+	return true;
+}
+
+/*
+ * LIST, LSUB and the extended LIST (RFC 5258 6):
+ *   LIST [(selection-options)] reference (pattern / (patterns))
+ *        [RETURN (return-options)]
+ */
 void
 imap_cmd_list(struct imap_session *s, struct imap_cmd *cmd)
 {
+	struct imap_list_opts	 o;
 	struct store_mailbox	*list = NULL;
-	struct buf		 pat = BUF_INIT, line = BUF_INIT;
+	const struct imap_arg	*a = cmd->args, *sel = NULL, *ret = NULL;
+	const struct imap_arg	*pats;
+	struct buf		 line = BUF_INIT, st = BUF_INIT;
+	char			**pv = NULL;
 	const char		*ref, *mp, *err, *verb;
-	size_t			 rlen, mlen, n = 0, i, k, nl;
-	bool			 lsub = strcmp(cmd->name, "LSUB") == 0;
-	bool			 children;
+	size_t			 na = cmd->nargs, rlen, mlen, n = 0, np, i, k, nl;
+	bool			 children, childsel, match;
 
-	verb = lsub ? "LSUB" : "LIST";
-	if (cmd->nargs != 2 || !imap_arg_astring(&cmd->args[0], &ref, &rlen) ||
-	    !imap_arg_astring(&cmd->args[1], &mp, &mlen)) {
+	memset(&o, 0, sizeof(o));
+	o.lsub = strcmp(cmd->name, "LSUB") == 0;
+	verb = o.lsub ? "LSUB" : "LIST";
+	if (!o.lsub && na >= 1 && a[0].type == IMAP_ARG_LIST) {
+		sel = &a[0];
+		a++;
+		na--;
+		o.extended = true;
+	}
+	if (!o.lsub && na == 4 && imap_arg_atom_is(&a[2], "RETURN") &&
+	    a[3].type == IMAP_ARG_LIST) {
+		ret = &a[3];
+		na -= 2;
+		o.extended = true;
+	}
+	if (na != 2 || !imap_arg_astring(&a[0], &ref, &rlen) ||
+	    (a[1].type != IMAP_ARG_LIST &&
+	    !imap_arg_astring(&a[1], &mp, &mlen)) ||
+	    imap_list_opts_parse(sel, ret, &o) == -1) {
 		imap_tagged(s, "BAD", "%s needs a reference and a pattern",
 		    verb);
 		return;
 	}
-	if (mlen == 0) {
+	if (a[1].type == IMAP_ARG_LIST) {
+		pats = a[1].list;
+		np = a[1].count;
+		o.extended = true;
+	} else {
+		pats = &a[1];
+		np = 1;
+	}
+	if (np == 1 && imap_arg_astring(&pats[0], &mp, &mlen) && mlen == 0 &&
+	    !o.extended) {
 		/* RFC 9051 6.3.9: the hierarchy delimiter and root. */
-		if (!lsub)
+		if (!o.lsub)
 			imap_untagged(s, "LIST (\\Noselect) \"%c\" \"\"",
 			    IMAP_SEP);
 		imap_tagged(s, "OK", "%s completed", verb);
 		return;
 	}
-	buf_append(&pat, ref, rlen);
-	buf_append(&pat, mp, mlen);
-	if (!s->enabled_utf8) {
-		/* Decode the pattern; wildcards are plain ASCII in UTF-7. */
-		buf_init(&line, 0);
-		if (utf7_decode(pat.data, pat.len, &line) == -1) {
-			buf_free(&pat);
-			buf_free(&line);
-			imap_tagged(s, "OK", "%s completed (bad pattern "
-			    "encoding)", verb);
+	pv = xcalloc(np + 1, sizeof(*pv));
+	for (i = 0; i < np; i++) {
+		if (!imap_arg_astring(&pats[i], &mp, &mlen) ||
+		    (pv[i] = imap_list_pattern(s, ref, rlen, mp, mlen)) ==
+		    NULL) {
+			for (k = 0; k < i; k++)
+				free(pv[k]);
+			free(pv);
+			imap_tagged(s, "OK", "%s completed (bad pattern)", verb);
 			return;
 		}
-		buf_free(&pat);
-		pat = line;
-		memset(&line, 0, sizeof(line));
-		if (pat.data == NULL)
-			buf_puts(&pat, "");
 	}
 	if (store_mailbox_list(s->store, s->user, &list, &n, &err) == -1) {
-		buf_free(&pat);
+		for (i = 0; i < np; i++)
+			free(pv[i]);
+		free(pv);
 		imap_tagged(s, "NO", "[SERVERBUG] %s", err);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (!imap_list_match_mbox(pat.data, list[i].name))
-			continue;
-		if (lsub && !list[i].subscribed &&
-		    strcmp(list[i].name, "INBOX") != 0)
+		for (k = 0, match = false; k < np && !match; k++)
+			match = imap_list_match_mbox(pv[k], list[i].name);
+		if (!match)
 			continue;
 		nl = strlen(list[i].name);
-		children = false;
-		for (k = 0; k < n && !children; k++)
-			children = strncmp(list[k].name, list[i].name, nl) ==
-			    0 && list[k].name[nl] == IMAP_SEP;
+		children = childsel = false;
+		for (k = 0; k < n; k++) {
+			if (strncmp(list[k].name, list[i].name, nl) != 0 ||
+			    list[k].name[nl] != IMAP_SEP)
+				continue;
+			children = true;
+			if (imap_list_selected(&o, &list[k]))
+				childsel = true;
+		}
+		if (!imap_list_selected(&o, &list[i])) {
+			/* RFC 5258 3.5: a parent of what matched, CHILDINFO. */
+			if (!o.recursive || !childsel)
+				continue;
+		} else
+			childsel = false;
 		buf_reset(&line);
 		buf_printf(&line, "%s (%s", verb, children ? "\\HasChildren" :
 		    "\\HasNoChildren");
-		if (!lsub && list[i].subscribed)
+		if (!o.lsub && list[i].subscribed && (!o.extended ||
+		    o.sel_subscribed || o.ret_subscribed))
 			buf_puts(&line, " \\Subscribed");
 		imap_su_out(list[i].special_use, &line);
 		buf_printf(&line, ") \"%c\" ", IMAP_SEP);
 		imap_mailbox_out(s, list[i].name, &line);
+		if (childsel)
+			buf_printf(&line, " (\"CHILDINFO\" (\"%s\"))",
+			    o.sel_subscribed ? "SUBSCRIBED" : "SPECIAL-USE");
 		imap_untagged(s, "%s", line.data);
+		/* RFC 5819: STATUS right after its LIST line. */
+		if (o.ret_status != NULL) {
+			buf_reset(&st);
+			buf_puts(&st, "STATUS ");
+			imap_mailbox_out(s, list[i].name, &st);
+			buf_puts(&st, " (");
+			if (imap_status_items(s, &list[i], o.ret_status,
+			    &st) == 0) {
+				buf_putc(&st, ')');
+				imap_untagged(s, "%s", st.data);
+			}
+		}
 	}
 	store_mailbox_list_free(&list, n);
-	buf_free(&pat);
+	for (i = 0; i < np; i++)
+		free(pv[i]);
+	free(pv);
 	buf_free(&line);
+	buf_free(&st);
 	imap_tagged(s, "OK", "%s completed", verb);
 }
 
@@ -164,7 +315,16 @@ imap_cmd_create(struct imap_session *s, struct imap_cmd *cmd)
 	char	*name;
 	size_t	 len;
 
-	if (cmd->nargs != 1) {
+	const struct imap_arg	*use = NULL;
+	const char		**uses = NULL;
+
+	/* RFC 6154 5.2: CREATE name (USE (\Sent ...)). */
+	if (cmd->nargs == 2 && cmd->args[1].type == IMAP_ARG_LIST &&
+	    cmd->args[1].count == 2 &&
+	    imap_arg_atom_is(&cmd->args[1].list[0], "USE") &&
+	    cmd->args[1].list[1].type == IMAP_ARG_LIST)
+		use = &cmd->args[1].list[1];
+	if (cmd->nargs != 1 && use == NULL) {
 		imap_tagged(s, "BAD", "CREATE needs a mailbox name");
 		return;
 	}
@@ -178,6 +338,24 @@ imap_cmd_create(struct imap_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	(void)len;
+	if (use != NULL) {
+		void	*arg = imap_job_arg(s);
+
+		uses = xcalloc(use->count + 1, sizeof(*uses));
+		for (len = 0; len < use->count; len++)
+			uses[len] = use->list[len].type == IMAP_ARG_ATOM ?
+			    use->list[len].str : "";
+		if (store_mbox_create_special(s->store, s->user, name, uses,
+		    use->count, imap_job_done_ok, arg) == -1) {
+			free(arg);
+			imap_tagged(s, "NO", "[USEATTR] Unsupported "
+			    "special-use attribute");
+		} else
+			imap_busy(s);
+		free(uses);
+		free(name);
+		return;
+	}
 	imap_busy(s);
 	store_mbox_create(s->store, s->user, name, imap_job_done_ok,
 	    imap_job_arg(s));
@@ -256,6 +434,44 @@ imap_cmd_subscribe(struct imap_session *s, struct imap_cmd *cmd)
 
 /* ---- STATUS (RFC 9051 6.3.11) ---- */
 
+/* The status-att-val list of one mailbox; -1 on an unknown item. */
+static int
+imap_status_items(struct imap_session *s, const struct store_mailbox *mb,
+    const struct imap_arg *items, struct buf *out)
+{
+	size_t	 i;
+
+	for (i = 0; i < items->count; i++) {
+		const struct imap_arg *a = &items->list[i];
+
+		if (i > 0)
+			buf_putc(out, ' ');
+		if (imap_arg_atom_is(a, "MESSAGES"))
+			buf_printf(out, "MESSAGES %u", mb->messages);
+		else if (imap_arg_atom_is(a, "UIDNEXT"))
+			buf_printf(out, "UIDNEXT %u", mb->uidnext);
+		else if (imap_arg_atom_is(a, "UIDVALIDITY"))
+			buf_printf(out, "UIDVALIDITY %u", mb->uidvalidity);
+		else if (imap_arg_atom_is(a, "UNSEEN"))
+			buf_printf(out, "UNSEEN %u", mb->unseen);
+		else if (imap_arg_atom_is(a, "RECENT"))
+			buf_puts(out, "RECENT 0");
+		else if (imap_arg_atom_is(a, "SIZE"))	/* RFC 8438 */
+			buf_printf(out, "SIZE %llu",
+			    (unsigned long long)mb->size);
+		else if (imap_arg_atom_is(a, "DELETED"))
+			buf_puts(out, "DELETED 0");
+		else if (imap_arg_atom_is(a, "HIGHESTMODSEQ")) {
+			/* RFC 7162 3.1.6, a CONDSTORE enabling item. */
+			s->condstore = true;
+			buf_printf(out, "HIGHESTMODSEQ %llu",
+			    (unsigned long long)mb->highestmodseq);
+		} else
+			return -1;
+	}
+	return 0;
+}
+
 static void
 imap_status_reply(struct imap_session *s)
 {
@@ -266,7 +482,6 @@ imap_status_reply(struct imap_session *s)
 	struct buf			 out = BUF_INIT;
 	const char			*err = "Mailbox does not exist";
 	char				*name = s->op;
-	size_t				 i;
 	int				 r;
 
 	r = store_view_open(s->store, s->user, name, &v, &err);
@@ -279,35 +494,11 @@ imap_status_reply(struct imap_session *s)
 	buf_puts(&out, "STATUS ");
 	imap_mailbox_out(s, name, &out);
 	buf_puts(&out, " (");
-	for (i = 0; i < items->count; i++) {
-		const struct imap_arg *a = &items->list[i];
-
-		if (i > 0)
-			buf_putc(&out, ' ');
-		if (imap_arg_atom_is(a, "MESSAGES"))
-			buf_printf(&out, "MESSAGES %u", mb->messages);
-		else if (imap_arg_atom_is(a, "UIDNEXT"))
-			buf_printf(&out, "UIDNEXT %u", mb->uidnext);
-		else if (imap_arg_atom_is(a, "UIDVALIDITY"))
-			buf_printf(&out, "UIDVALIDITY %u", mb->uidvalidity);
-		else if (imap_arg_atom_is(a, "UNSEEN"))
-			buf_printf(&out, "UNSEEN %u", mb->unseen);
-		else if (imap_arg_atom_is(a, "RECENT"))
-			buf_puts(&out, "RECENT 0");
-		else if (imap_arg_atom_is(a, "SIZE"))
-			buf_printf(&out, "SIZE %llu",
-			    (unsigned long long)mb->size);
-		else if (imap_arg_atom_is(a, "DELETED"))
-			buf_puts(&out, "DELETED 0");
-		else if (imap_arg_atom_is(a, "HIGHESTMODSEQ"))
-			buf_printf(&out, "HIGHESTMODSEQ %llu",
-			    (unsigned long long)mb->highestmodseq);
-		else {
-			store_view_close(&v);
-			buf_free(&out);
-			imap_tagged(s, "BAD", "Unknown STATUS item");
-			return;
-		}
+	if (imap_status_items(s, mb, items, &out) == -1) {
+		store_view_close(&v);
+		buf_free(&out);
+		imap_tagged(s, "BAD", "Unknown STATUS item");
+		return;
 	}
 	buf_putc(&out, ')');
 	store_view_close(&v);
@@ -355,4 +546,66 @@ imap_cmd_status(struct imap_session *s, struct imap_cmd *cmd)
 	free(s->op);
 	s->op = NULL;
 	s->op_free = NULL;
+}
+
+/* ---- QUOTA (RFC 9208) ---- */
+
+/* "* QUOTA "" (STORAGE used limit)" in KiB (RFC 9208 5.1). */
+static void
+imap_quota_line(struct imap_session *s, uint64_t used, uint64_t limit)
+{
+	imap_untagged(s, "QUOTA \"\" (STORAGE %llu %llu)",
+	    (unsigned long long)((used + 1023) / 1024),
+	    (unsigned long long)(limit / 1024));
+}
+
+/*
+ * GETQUOTAROOT mailbox (4.3.2), GETQUOTA root (4.3.1), SETQUOTA (4.3.3,
+ * refused: limits come from the configuration).  One root "" per
+ * account; without a configured limit the account has no quota root.
+ */
+void
+imap_cmd_getquota(struct imap_session *s, struct imap_cmd *cmd)
+{
+	struct buf	 line = BUF_INIT;
+	const char	*err, *root;
+	char		*name;
+	size_t		 rlen;
+	uint64_t	 used, limit;
+
+	if (strcmp(cmd->name, "SETQUOTA") == 0) {
+		imap_tagged(s, "NO", "[CANNOT] Quota limits are set in the "
+		    "server configuration");
+		return;
+	}
+	if (cmd->nargs != 1) {
+		imap_tagged(s, "BAD", "%s needs one argument", cmd->name);
+		return;
+	}
+	if (store_mbox_quota(s->store, s->user, &used, &limit, &err) == -1) {
+		imap_tagged(s, "NO", "[SERVERBUG] %s", err);
+		return;
+	}
+	if (strcmp(cmd->name, "GETQUOTA") == 0) {
+		if (!imap_arg_astring(&cmd->args[0], &root, &rlen) ||
+		    rlen != 0 || limit == 0) {
+			imap_tagged(s, "NO", "[NONEXISTENT] No such quota root");
+			return;
+		}
+		imap_quota_line(s, used, limit);
+		imap_tagged(s, "OK", "GETQUOTA completed");
+		return;
+	}
+	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
+		return;
+	buf_puts(&line, "QUOTAROOT ");
+	imap_mailbox_out(s, name, &line);
+	if (limit != 0)
+		buf_puts(&line, " \"\"");
+	imap_untagged(s, "%s", line.data);
+	if (limit != 0)
+		imap_quota_line(s, used, limit);
+	buf_free(&line);
+	free(name);
+	imap_tagged(s, "OK", "GETQUOTAROOT completed");
 }

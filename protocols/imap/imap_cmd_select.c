@@ -8,7 +8,16 @@
  *
  * Before a mailbox is selected the store syncs it with the Maildir when
  * new/ or cur/ changed behind our back (store_mbox_sync, a worker job).
- * Owns the session's view and its store watch.  [loop]
+ *
+ * CONDSTORE and QRESYNC (RFC 7162): ENABLE, the SELECT/EXAMINE
+ * parameters (CONDSTORE) and (QRESYNC (uidvalidity modseq [known-uids
+ * [seq-match]])) answered with VANISHED (EARLIER) from the index
+ * tombstones and FETCH of what changed (3.2.5), MODSEQ in unsolicited
+ * FETCH once CONDSTORE is on (3.1.2), VANISHED instead of EXPUNGE once
+ * QRESYNC is on (3.2.10).
+ *
+ * Owns the session's view, its store watch and struct imap_select_op
+ * (one SELECT with its parameters).  [loop]
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -65,6 +74,7 @@ imap_view_refresh(struct imap_session *s, bool expunges)
 	struct store_msginfo	*l = NULL;
 	struct imap_msg		*nv;
 	struct buf		 fl = BUF_INIT;
+	struct imap_seqset	*gone = NULL;
 	const char		*err;
 	size_t			 n = 0, i, j, k, old;
 
@@ -94,10 +104,23 @@ imap_view_refresh(struct imap_session *s, bool expunges)
 			}
 			if (j < n && l[j].uid == s->msgs[i - 1].uid)
 				continue;
-			imap_untagged(s, "%zu EXPUNGE", i);
+			/* RFC 7162 3.2.10: VANISHED replaces EXPUNGE. */
+			if (s->qresync) {
+				if (gone == NULL)
+					gone = imap_seqset_new();
+				imap_seqset_add(gone, s->msgs[i - 1].uid,
+				    s->msgs[i - 1].uid);
+			} else
+				imap_untagged(s, "%zu EXPUNGE", i);
 			memmove(&s->msgs[i - 1], &s->msgs[i],
 			    (s->nmsgs - i) * sizeof(*s->msgs));
 			s->nmsgs--;
+		}
+		if (gone != NULL) {
+			imap_seqset_format(gone, &fl);
+			imap_untagged(s, "VANISHED %s", fl.data);
+			buf_reset(&fl);
+			imap_seqset_free(&gone);
 		}
 	}
 	/* Flag changes of messages we show, then new arrivals. */
@@ -110,6 +133,9 @@ imap_view_refresh(struct imap_session *s, bool expunges)
 				s->msgs[j].flags = l[i].flags;
 				buf_reset(&fl);
 				imap_flags_out(l[i].flags, &fl);
+				if (s->condstore)	/* RFC 7162 3.1.2 */
+					buf_printf(&fl, " MODSEQ (%llu)",
+					    (unsigned long long)l[i].modseq);
 				imap_untagged(s, "%zu FETCH (UID %u FLAGS %s)",
 				    j + 1, l[i].uid, fl.data);
 			}
@@ -171,14 +197,91 @@ imap_view_uids(struct imap_session *s, const struct imap_arg *a, bool uid,
 	return 0;
 }
 
+/* One SELECT/EXAMINE and its RFC 7162 parameters. */
+struct imap_select_op {
+	char			*name;
+	bool			 qresync;
+	uint32_t		 uidvalidity;
+	uint64_t		 modseq;
+	struct imap_seqset	*known;		/* known-uids, or NULL */
+};
+
+static void
+imap_select_op_free(void *p)
+{
+	struct imap_select_op	*op = p;
+
+	free(op->name);
+	imap_seqset_free(&op->known);
+	free(op);
+}
+
+/*
+ * QRESYNC resynchronization (RFC 7162 3.2.5.1): VANISHED (EARLIER) for
+ * what was expunged since op->modseq, then FETCH for what changed.
+ */
+static void
+imap_select_qresync(struct imap_session *s, struct imap_select_op *op,
+    struct store_view *v, const struct store_msginfo *l, size_t n)
+{
+	struct imap_seqset	*gone = imap_seqset_new();
+	struct buf		 out = BUF_INIT;
+	const char		*err;
+	uint32_t		*vu = NULL, u, next;
+	size_t			 nv = 0, i, j;
+
+	if (op->modseq >= store_view_tomb_horizon(v)) {
+		if (store_view_vanished(v, op->modseq, &vu, &nv, &err) == -1)
+			log_warn("%016" PRIx64 " imap vanished error=\"%s\"",
+			    s->id, err);
+		for (i = 0; i < nv; i++)
+			if (op->known == NULL ||
+			    imap_seqset_contains(op->known, vu[i]))
+				imap_seqset_add(gone, vu[i], vu[i]);
+		free(vu);
+	} else {
+		/*
+		 * Tombstones older than the client's modseq were pruned:
+		 * every UID below UIDNEXT (or known-uids) that no longer
+		 * exists.  A client ignores UIDs it never knew (3.2.10).
+		 */
+		for (j = 0, u = 1; j <= n; j++) {
+			next = j < n ? l[j].uid : s->uidnext;
+			if (op->known == NULL && next > u)
+				imap_seqset_add(gone, u, next - 1);
+			for (; op->known != NULL && u < next; u++)
+				if (imap_seqset_contains(op->known, u))
+					imap_seqset_add(gone, u, u);
+			u = next + 1;
+		}
+	}
+	if (!imap_seqset_empty(gone)) {
+		imap_seqset_format(gone, &out);
+		imap_untagged(s, "VANISHED (EARLIER) %s", out.data);
+	}
+	imap_seqset_free(&gone);
+	for (i = 0; i < n; i++) {
+		if (l[i].modseq <= op->modseq || (op->known != NULL &&
+		    !imap_seqset_contains(op->known, l[i].uid)))
+			continue;
+		buf_reset(&out);
+		imap_flags_out(l[i].flags, &out);
+		imap_untagged(s, "%zu FETCH (UID %u FLAGS %s MODSEQ (%llu))",
+		    i + 1, l[i].uid, out.data,
+		    (unsigned long long)l[i].modseq);
+	}
+	buf_free(&out);
+}
+
 static void
 imap_select_reply(struct imap_session *s)
 {
 	struct store_view	*v = NULL;
 	struct store_msginfo	*l = NULL;
 	struct imap_cmd		*cmd = s->cmd;
+	struct imap_select_op	*op = s->op;
 	const char		*err = "Mailbox does not exist";
-	char			*name = s->op;
+	char			*name = op->name;
 	size_t			 n = 0, i;
 	uint32_t		 unseen = 0;
 	int			 r;
@@ -219,6 +322,9 @@ imap_select_reply(struct imap_session *s)
 	    "\\Draft");
 	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
 	    (unsigned long long)store_view_mailbox(v)->highestmodseq);
+	/* RFC 7162 3.2.5: only when the UIDVALIDITY is still the same. */
+	if (op->qresync && op->uidvalidity == s->uidvalidity)
+		imap_select_qresync(s, op, v, l, n);
 	store_view_close(&v);
 	free(l);
 	imap_tagged(s, "OK", "[%s] %s completed", s->readonly ? "READ-ONLY" :
@@ -238,26 +344,88 @@ imap_select_synced(void *arg, int result, const char *error)
 	imap_cmd_finish(s);
 }
 
+/*
+ * select-param (RFC 7162 3.1.8, 3.2.5): "(CONDSTORE)" or "(QRESYNC
+ * (uidvalidity modseq [known-uids [(seq-match)]]))".  The seq-match
+ * pair only saves work when tombstones are gone; it is accepted and not
+ * used (the fallback reports every missing UID).  -1: BAD sent.
+ */
+static int
+imap_select_params(struct imap_session *s, const struct imap_arg *a,
+    struct imap_select_op *op)
+{
+	const struct imap_arg	*q;
+	const char		*err;
+	size_t			 i;
+
+	if (a->type != IMAP_ARG_LIST)
+		goto bad;
+	for (i = 0; i < a->count; i++) {
+		if (imap_arg_atom_is(&a->list[i], "CONDSTORE")) {
+			s->condstore = true;
+			continue;
+		}
+		if (!imap_arg_atom_is(&a->list[i], "QRESYNC") ||
+		    i + 1 >= a->count || a->list[i + 1].type != IMAP_ARG_LIST)
+			goto bad;
+		if (!s->qresync) {
+			imap_tagged(s, "BAD", "ENABLE QRESYNC first");
+			return -1;
+		}
+		q = &a->list[++i];
+		if (q->count < 2 || q->count > 4 ||
+		    q->list[0].type != IMAP_ARG_NUMBER ||
+		    q->list[1].type != IMAP_ARG_NUMBER ||
+		    q->list[0].num == 0 || q->list[0].num > UINT32_MAX ||
+		    q->list[1].num == 0)
+			goto bad;
+		op->qresync = true;
+		op->uidvalidity = (uint32_t)q->list[0].num;
+		op->modseq = q->list[1].num;
+		if (q->count >= 3 && ((q->list[2].type != IMAP_ARG_ATOM &&
+		    q->list[2].type != IMAP_ARG_NUMBER) ||
+		    imap_seqset_parse(q->list[2].str, q->list[2].len,
+		    UINT32_MAX, IMAP_SEQSET_MAX_ELEMENTS, &op->known,
+		    &err) == -1))
+			goto bad;
+		if (q->count == 4 && q->list[3].type != IMAP_ARG_LIST)
+			goto bad;
+	}
+	return 0;
+bad:
+	imap_tagged(s, "BAD", "Invalid SELECT parameters");
+	return -1;
+}
+
 void
 imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 {
-	char	*name;
-	void	*arg;
-	int	 r;
+	struct imap_select_op	*op;
+	char			*name;
+	void			*arg;
+	int			 r;
 
-	if (cmd->nargs != 1) {
+	if (cmd->nargs != 1 && cmd->nargs != 2) {
 		imap_tagged(s, "BAD", "%s needs a mailbox name", cmd->name);
 		return;
 	}
-	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
+	op = xcalloc(1, sizeof(*op));
+	if (cmd->nargs == 2 && imap_select_params(s, &cmd->args[1], op) == -1) {
+		imap_select_op_free(op);
 		return;
+	}
+	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL) {
+		imap_select_op_free(op);
+		return;
+	}
+	op->name = name;
 	/* RFC 9051 6.3.2: a failed SELECT leaves no mailbox selected. */
 	if (s->state == IMAP_S_SELECTED) {
 		imap_unselect(s);
 		imap_untagged(s, "OK [CLOSED] Previous mailbox closed");
 	}
-	s->op = name;
-	s->op_free = free;
+	s->op = op;
+	s->op_free = imap_select_op_free;
 	arg = imap_job_arg(s);
 	r = store_mbox_sync(s->store, s->user, name, imap_select_synced, arg);
 	if (r == 1) {
@@ -266,9 +434,39 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	free(arg);
 	imap_select_reply(s);
-	free(s->op);
+	imap_select_op_free(s->op);
 	s->op = NULL;
 	s->op_free = NULL;
+}
+
+/*
+ * ENABLE (RFC 5161 3.1) with CONDSTORE (RFC 7162 3.1) and QRESYNC (3.2.3,
+ * which implies CONDSTORE).  Replaces imap_cmd_any.c's imap_cmd_enable
+ * in the verb table.
+ */
+void
+imap_cmd_enable_ext(struct imap_session *s, struct imap_cmd *cmd)
+{
+	struct buf	 out = BUF_INIT;
+	size_t		 i;
+
+	if (cmd->nargs == 0) {
+		imap_tagged(s, "BAD", "ENABLE needs capability names");
+		return;
+	}
+	buf_puts(&out, "ENABLED");
+	for (i = 0; i < cmd->nargs; i++) {
+		if (imap_arg_atom_is(&cmd->args[i], "CONDSTORE")) {
+			s->condstore = true;
+			buf_puts(&out, " CONDSTORE");
+		} else if (imap_arg_atom_is(&cmd->args[i], "QRESYNC")) {
+			s->condstore = s->qresync = true;
+			buf_puts(&out, " QRESYNC");
+		}
+	}
+	imap_untagged(s, "%s", out.data);
+	buf_free(&out);
+	imap_tagged(s, "OK", "ENABLE completed");
 }
 
 static void

@@ -2,7 +2,9 @@
  * imap_cmd_store.c - the commands that change messages: STORE and UID
  * STORE (RFC 9051 6.4.6), EXPUNGE and UID EXPUNGE (6.4.3, RFC 4315 2.1),
  * APPEND with APPENDUID (6.3.12, RFC 4315 3), and COPY/MOVE (6.4.7,
- * RFC 6851), which this slice does not implement yet.
+ * RFC 6851), which this slice does not implement yet.  STORE takes the
+ * CONDSTORE modifier UNCHANGEDSINCE and answers [MODIFIED] (RFC 7162
+ * 3.1.3).
  *
  * Every change is a store job (Maildir names on a worker, the index on
  * the serial lane); the tagged reply comes from its completion.  Owns
@@ -17,6 +19,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "imap_private.h"
+#include "imap_seqset.h"
 #include "log.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -46,6 +49,10 @@ struct imap_store_op {
 	uint32_t	*uids;
 	size_t		 n;
 	bool		 silent;
+	bool		 cond;		/* UNCHANGEDSINCE given */
+	uint64_t	 unchangedsince;
+	uint32_t	*modified;	/* UIDs that failed it */
+	size_t		 nmodified;
 };
 
 static void
@@ -54,7 +61,74 @@ imap_store_op_free(void *p)
 	struct imap_store_op	*op = p;
 
 	free(op->uids);
+	free(op->modified);
 	free(op);
+}
+
+static bool
+imap_store_modified(const struct imap_store_op *op, uint32_t uid)
+{
+	size_t	 i;
+
+	for (i = 0; i < op->nmodified; i++)
+		if (op->modified[i] == uid)
+			return true;
+	return false;
+}
+
+/* RFC 7162 3.1.3: "OK [MODIFIED set]", UIDs for UID STORE. */
+static void
+imap_store_modified_reply(struct imap_session *s, struct imap_store_op *op)
+{
+	struct imap_seqset	*set = imap_seqset_new();
+	struct buf		 out = BUF_INIT;
+	size_t			 i;
+	long			 k;
+
+	for (i = 0; i < op->nmodified; i++) {
+		if (s->cmd->uid)
+			imap_seqset_add(set, op->modified[i],
+			    op->modified[i]);
+		else if ((k = imap_view_find(s, op->modified[i])) >= 0)
+			imap_seqset_add(set, (uint32_t)k + 1, (uint32_t)k + 1);
+	}
+	imap_seqset_format(set, &out);
+	imap_tagged(s, "OK", "[MODIFIED %s] Conditional STORE failed",
+	    out.data != NULL ? out.data : "0");
+	buf_free(&out);
+	imap_seqset_free(&set);
+}
+
+/*
+ * The completion argument of a conditional STORE: the store fills
+ * modified[] until done runs, so it must outlive the session (which may
+ * go away meanwhile); done frees it.
+ */
+struct imap_store_cond {
+	void		*arg;		/* imap_job_arg */
+	uint32_t	*modified;
+	size_t		 nmodified;
+};
+
+static void	imap_store_done(void *, int, const char *);
+
+static void
+imap_store_cond_done(void *arg, int result, const char *error)
+{
+	struct imap_store_cond	*c = arg;
+	struct imap_session	*s = imap_session_lookup(*(uint64_t *)c->arg);
+	struct imap_store_op	*op;
+
+	if (s != NULL) {
+		op = s->op;
+		free(op->modified);
+		op->modified = c->modified;
+		op->nmodified = c->nmodified;
+		c->modified = NULL;
+	}
+	imap_store_done(c->arg, result, error);
+	free(c->modified);
+	free(c);
 }
 
 static void
@@ -78,15 +152,29 @@ imap_store_done(void *arg, int result, const char *error)
 	}
 	if (op->silent && store_view_open(s->store, s->user, s->mbox, &v,
 	    &err) == 1) {
-		/* RFC 9051 6.4.6: .SILENT: no FETCH for what we changed. */
-		for (i = 0; i < op->n; i++)
-			if ((k = imap_view_find(s, op->uids[i])) >= 0 &&
-			    store_view_msg(v, op->uids[i], &mi, &err) == 1)
-				s->msgs[k].flags = mi.flags;
+		/*
+		 * RFC 9051 6.4.6: .SILENT: no FETCH for what we changed;
+		 * with CONDSTORE the new MODSEQ is still sent (RFC 7162
+		 * 3.1.3).
+		 */
+		for (i = 0; i < op->n; i++) {
+			if ((k = imap_view_find(s, op->uids[i])) < 0 ||
+			    store_view_msg(v, op->uids[i], &mi, &err) != 1)
+				continue;
+			s->msgs[k].flags = mi.flags;
+			if (s->condstore && !imap_store_modified(op,
+			    op->uids[i]))
+				imap_untagged(s, "%ld FETCH (UID %u MODSEQ "
+				    "(%llu))", k + 1, op->uids[i],
+				    (unsigned long long)mi.modseq);
+		}
 		store_view_close(&v);
 	}
 	imap_view_refresh(s, false);
-	imap_tagged(s, "OK", "%s completed", s->cmd->name);
+	if (op->nmodified > 0) {
+		imap_store_modified_reply(s, op);
+	} else
+		imap_tagged(s, "OK", "%s completed", s->cmd->name);
 	imap_cmd_finish(s);
 }
 
@@ -95,15 +183,31 @@ imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_store_op	*op;
 	enum store_flag_mode	 mode;
+	const struct imap_arg	*a = cmd->args;
+	const struct imap_arg	*mod = NULL;
 	const char		*item;
 	uint32_t		 flags;
+	size_t			 na = cmd->nargs;
 	int			 r;
 
-	if (cmd->nargs < 3 || cmd->args[1].type != IMAP_ARG_ATOM) {
+	/* store-modifiers (RFC 7162 3.1.3): "(UNCHANGEDSINCE n)". */
+	if (na >= 4 && a[1].type == IMAP_ARG_LIST) {
+		mod = &a[1];
+		if (mod->count != 2 ||
+		    !imap_arg_atom_is(&mod->list[0], "UNCHANGEDSINCE") ||
+		    mod->list[1].type != IMAP_ARG_NUMBER) {
+			imap_tagged(s, "BAD", "Invalid STORE modifier");
+			return;
+		}
+		/* Shift: the set, then the item from args[2]. */
+		a = &cmd->args[1];
+		na--;
+	}
+	if (na < 3 || a[1].type != IMAP_ARG_ATOM) {
 		imap_tagged(s, "BAD", "STORE needs a set, an item and flags");
 		return;
 	}
-	item = cmd->args[1].str;
+	item = a[1].str;
 	mode = STORE_FLAGS_REPLACE;
 	if (*item == '+' || *item == '-') {
 		mode = *item == '+' ? STORE_FLAGS_ADD : STORE_FLAGS_REMOVE;
@@ -114,7 +218,7 @@ imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, "BAD", "Unknown STORE item");
 		return;
 	}
-	if (imap_flags_parse(&cmd->args[2], cmd->nargs - 2, &flags) == -1) {
+	if (imap_flags_parse(&a[2], na - 2, &flags) == -1) {
 		imap_tagged(s, "BAD", "Invalid flag list");
 		return;
 	}
@@ -124,6 +228,11 @@ imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	op = xcalloc(1, sizeof(*op));
 	op->silent = strcasecmp(item, "FLAGS.SILENT") == 0;
+	if (mod != NULL) {
+		op->cond = true;
+		op->unchangedsince = mod->list[1].num;
+		s->condstore = true;	/* a CONDSTORE enabling command */
+	}
 	if ((r = imap_view_uids(s, &cmd->args[0], cmd->uid, &op->uids,
 	    &op->n)) < 0) {
 		imap_store_op_free(op);
@@ -140,8 +249,17 @@ imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 	s->op = op;
 	s->op_free = imap_store_op_free;
 	imap_busy(s);
-	store_mbox_flags(s->store, s->user, s->mbox, op->uids, op->n, mode,
-	    flags, imap_store_done, imap_job_arg(s));
+	if (op->cond) {
+		struct imap_store_cond *c = xcalloc(1, sizeof(*c));
+
+		c->arg = imap_job_arg(s);
+		c->modified = xcalloc(op->n + 1, sizeof(*c->modified));
+		store_mbox_flags_cond(s->store, s->user, s->mbox, op->uids,
+		    op->n, mode, flags, op->unchangedsince, c->modified,
+		    &c->nmodified, imap_store_cond_done, c);
+	} else
+		store_mbox_flags(s->store, s->user, s->mbox, op->uids, op->n,
+		    mode, flags, imap_store_done, imap_job_arg(s));
 }
 
 static void
@@ -218,13 +336,6 @@ imap_cmd_expunge(struct imap_session *s, struct imap_cmd *cmd)
 	free(uids);
 }
 
-void
-imap_cmd_copy(struct imap_session *s, struct imap_cmd *cmd)
-{
-	(void)cmd;
-	imap_tagged(s, "NO", "[CANNOT] %s is not implemented yet", cmd->name);
-}
-
 /* ---- APPEND ---- */
 
 struct imap_append {
@@ -260,6 +371,10 @@ imap_append_done(void *arg)
 			imap_tagged(s, "OK", "APPEND completed");
 		else if (ap->rcpt.result == -2)
 			imap_tagged(s, "NO", "[TRYCREATE] %s", ap->rcpt.error);
+		else if (ap->rcpt.error != NULL &&
+		    strcmp(ap->rcpt.error, "Mailbox full") == 0)
+			/* RFC 9208 section 4.3: the quota response code. */
+			imap_tagged(s, "NO", "[OVERQUOTA] %s", ap->rcpt.error);
 		else
 			imap_tagged(s, "NO", "%s", ap->rcpt.error != NULL ?
 			    ap->rcpt.error : "APPEND failed");

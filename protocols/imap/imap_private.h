@@ -5,6 +5,7 @@
  */
 #ifndef IMAP_PRIVATE_H
 #define IMAP_PRIVATE_H
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@ struct buf;
 struct conf;
 struct event;
 struct imap_auth_job;
+struct imap_compress;
 struct imap_fetch;
 struct store_watch;
 
@@ -58,6 +60,9 @@ struct imap_session {
 	struct imap_cmd		*cmd;		/* the command running */
 	char			*user;		/* after login */
 	bool			 enabled_utf8;
+	bool			 condstore;	/* RFC 7162 3.1: MODSEQ in FETCH */
+	bool			 qresync;	/* RFC 7162 3.2.3: VANISHED */
+	struct imap_compress	*z;		/* COMPRESS=DEFLATE active */
 	/* AUTHENTICATE / LOGIN */
 	struct imap_auth_job	*auth;
 	struct event		*delay_ev;
@@ -126,7 +131,6 @@ void	 imap_cmd_capability(struct imap_session *, struct imap_cmd *);
 void	 imap_cmd_noop(struct imap_session *, struct imap_cmd *);
 void	 imap_cmd_logout(struct imap_session *, struct imap_cmd *);
 void	 imap_cmd_id(struct imap_session *, struct imap_cmd *);
-void	 imap_cmd_enable(struct imap_session *, struct imap_cmd *);
 void	 imap_cmd_namespace(struct imap_session *, struct imap_cmd *);
 
 /* imap_cmd_mbox.c */
@@ -158,11 +162,72 @@ void	 imap_fetch_free(struct imap_session *);
 /* imap_cmd_store.c */
 void	 imap_cmd_store(struct imap_session *, struct imap_cmd *);
 void	 imap_cmd_expunge(struct imap_session *, struct imap_cmd *);
-void	 imap_cmd_copy(struct imap_session *, struct imap_cmd *);
 void	 imap_cmd_append(struct imap_session *, struct imap_cmd *);
 
 /* imap_cmd_search.c */
 void	 imap_cmd_search(struct imap_session *, struct imap_cmd *);
+/* RFC 5182 "$": the saved UIDs still in the view (malloced, may be 0). */
+void	 imap_cmd_search_saved(struct imap_session *, uint32_t **uids_r,
+	    size_t *n_r);
+/* Match search keys over the view: view indexes; -1 after BAD/NO. */
+int	 imap_cmd_search_match(struct imap_session *,
+	    const struct imap_arg *args, size_t nargs, size_t **idx_r,
+	    size_t *n_r);
+
+/* imap_cmd_copy.c: COPY, MOVE, UID COPY, UID MOVE (RFC 6851). */
+void	 imap_cmd_copy_move(struct imap_session *, struct imap_cmd *);
+
+/* imap_cmd_sort.c: SORT and THREAD (RFC 5256, RFC 5957). */
+void	 imap_cmd_sort(struct imap_session *, struct imap_cmd *);
+void	 imap_cmd_sort_thread(struct imap_session *, struct imap_cmd *);
+
+/* imap_thread.c: RFC 5256 base subject, dates, threading.  [any] */
+struct imap_thread_msg {
+	uint32_t	 num;		/* sequence number or UID printed */
+	int64_t		 date;		/* sent date (RFC 5256 2.2) */
+	const char	*subject;	/* base subject, case-folded */
+	bool		 reply;		/* Re:/Fwd: was removed (2.1) */
+	const char	*msgid;		/* without <>, or NULL */
+	char *const	*refs;		/* References, else In-Reply-To */
+	size_t		 nrefs;
+};
+void	 imap_thread_base_subject(const char *raw, size_t len,
+	    struct buf *out, bool *reply_r);
+int	 imap_thread_date(const char *s, size_t len, int64_t *date_r);
+void	 imap_thread_msgids(const char *s, size_t len, char ***ids_r,
+	    size_t *n_r);
+void	 imap_thread_orderedsubject(struct imap_thread_msg *, size_t n,
+	    struct buf *out);
+void	 imap_thread_references(struct imap_thread_msg *, size_t n,
+	    struct buf *out);
+
+/*
+ * imap_compress.c: the output layer and COMPRESS=DEFLATE (RFC 4978).
+ * All IMAP output goes through imap_out_*, which deflate once COMPRESS
+ * is active; the macros below route every imap_*.c writer there.
+ */
+void	 imap_cmd_compress(struct imap_session *, struct imap_cmd *);
+int	 imap_compress_read(struct imap_session *, char *buf, size_t len);
+void	 imap_compress_flush(struct imap_session *);
+void	 imap_compress_free(struct imap_session *);
+void	 imap_out_write(struct conn *, const void *, size_t);
+void	 imap_out_puts(struct conn *, const char *);
+void	 imap_out_printf(struct conn *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 imap_out_vprintf(struct conn *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
+void	 imap_out_close(struct conn *);
+#define conn_write	imap_out_write
+#define conn_puts	imap_out_puts
+#define conn_printf	imap_out_printf
+#define conn_vprintf	imap_out_vprintf
+#define conn_close	imap_out_close
+
+/* imap_cmd_select.c: ENABLE (RFC 5161) with CONDSTORE and QRESYNC. */
+void	 imap_cmd_enable_ext(struct imap_session *, struct imap_cmd *);
+
+/* imap_cmd_mbox.c: QUOTA (RFC 9208 4.2, 4.3), SETQUOTA refused. */
+void	 imap_cmd_getquota(struct imap_session *, struct imap_cmd *);
 
 /* imap_cmd_idle.c */
 void	 imap_cmd_idle(struct imap_session *, struct imap_cmd *);

@@ -52,7 +52,11 @@ static const struct imap_verb imap_verbs[] = {
 	{ "STARTTLS", IMAP_S_NOTAUTH, true, imap_cmd_starttls },
 	{ "LOGIN", IMAP_S_NOTAUTH, true, imap_cmd_login },
 	{ "AUTHENTICATE", IMAP_S_NOTAUTH, true, imap_cmd_authenticate },
-	{ "ENABLE", IMAP_S_AUTH, false, imap_cmd_enable },
+	{ "ENABLE", IMAP_S_AUTH, false, imap_cmd_enable_ext },
+	{ "COMPRESS", IMAP_S_AUTH, false, imap_cmd_compress },
+	{ "GETQUOTAROOT", IMAP_S_AUTH, false, imap_cmd_getquota },
+	{ "GETQUOTA", IMAP_S_AUTH, false, imap_cmd_getquota },
+	{ "SETQUOTA", IMAP_S_AUTH, false, imap_cmd_getquota },
 	{ "NAMESPACE", IMAP_S_AUTH, false, imap_cmd_namespace },
 	{ "LIST", IMAP_S_AUTH, false, imap_cmd_list },
 	{ "LSUB", IMAP_S_AUTH, false, imap_cmd_list },
@@ -75,12 +79,16 @@ static const struct imap_verb imap_verbs[] = {
 	{ "UID STORE", IMAP_S_SELECTED, false, imap_cmd_store },
 	{ "EXPUNGE", IMAP_S_SELECTED, false, imap_cmd_expunge },
 	{ "UID EXPUNGE", IMAP_S_SELECTED, false, imap_cmd_expunge },
-	{ "COPY", IMAP_S_SELECTED, false, imap_cmd_copy },
-	{ "UID COPY", IMAP_S_SELECTED, false, imap_cmd_copy },
-	{ "MOVE", IMAP_S_SELECTED, false, imap_cmd_copy },
-	{ "UID MOVE", IMAP_S_SELECTED, false, imap_cmd_copy },
+	{ "COPY", IMAP_S_SELECTED, false, imap_cmd_copy_move },
+	{ "UID COPY", IMAP_S_SELECTED, false, imap_cmd_copy_move },
+	{ "MOVE", IMAP_S_SELECTED, false, imap_cmd_copy_move },
+	{ "UID MOVE", IMAP_S_SELECTED, false, imap_cmd_copy_move },
 	{ "SEARCH", IMAP_S_SELECTED, false, imap_cmd_search },
 	{ "UID SEARCH", IMAP_S_SELECTED, false, imap_cmd_search },
+	{ "SORT", IMAP_S_SELECTED, false, imap_cmd_sort },
+	{ "UID SORT", IMAP_S_SELECTED, false, imap_cmd_sort },
+	{ "THREAD", IMAP_S_SELECTED, false, imap_cmd_sort_thread },
+	{ "UID THREAD", IMAP_S_SELECTED, false, imap_cmd_sort_thread },
 };
 
 static struct hmap	*imap_sessions;		/* id -> session */
@@ -140,6 +148,17 @@ imap_capability_line(struct imap_session *s, struct buf *out)
 	}
 	buf_puts(out, " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE "
 	    "UNSELECT CHILDREN SPECIAL-USE");
+	/* RFC 7162, 9208, 8438, 5258, 5819, 6154, 3516, 4978 (slice B). */
+	buf_puts(out, " CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE "
+	    "STATUS=SIZE LIST-EXTENDED LIST-STATUS CREATE-SPECIAL-USE BINARY");
+	/* RFC 4731, 5182, 5256, 5957, 7889 (slice A). */
+	buf_puts(out, " ESEARCH SEARCHRES SORT SORT=DISPLAY "
+	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
+	if (s->conf != NULL && s->conf->message_size_limit > 0)
+		buf_printf(out, " APPENDLIMIT=%llu",
+		    (unsigned long long)s->conf->message_size_limit);
+	if (s->z == NULL && s->state != IMAP_S_NOTAUTH)
+		buf_puts(out, " COMPRESS=DEFLATE");
 }
 
 void
@@ -400,6 +419,17 @@ imap_feed(struct imap_session *s)
 	char		 chunk[IMAP_READ_CHUNK];
 	int		 n;
 
+	if (s->z != NULL) {
+		/* COMPRESS=DEFLATE: inflate in front of the parser. */
+		if ((n = imap_compress_read(s, chunk, sizeof(chunk))) == -1) {
+			conn_puts(s->c, "* BYE Corrupt compressed data\r\n");
+			imap_close(s);
+			return false;
+		}
+		if (n > 0)
+			imap_parser_feed(s->parser, chunk, (size_t)n);
+		return n > 0;
+	}
 	if (evbuffer_get_length(in) == 0)
 		return false;
 	n = evbuffer_remove(in, chunk, sizeof(chunk));
@@ -560,6 +590,7 @@ imap_timeout(void *arg)
 
 	/* RFC 9051 5.4: the autologout timer. */
 	conn_puts(s->c, "* BYE Autologout; idle for too long\r\n");
+	imap_compress_flush(s);
 	s->state = IMAP_S_LOGOUT;
 }
 
@@ -592,6 +623,7 @@ imap_free(void *arg)
 	if (hmap_count(imap_sessions) == 0)
 		hmap_free(&imap_sessions, NULL);
 	imap_auth_free(s);
+	imap_compress_free(s);
 	imap_fetch_free(s);
 	imap_unselect(s);
 	if (s->op_free != NULL && s->op != NULL)
