@@ -206,8 +206,7 @@ lda_ran(void *arg)
 	struct lda_job		*j = arg;
 	struct queue		*q = loop_shared()->queue;
 	struct lda_result	*res;
-	struct queue_rcpt	*qr;
-	size_t			 i, k;
+	size_t			 i;
 
 	j->pending = 1;		/* guards against synchronous completions */
 	for (i = 0; i < j->norig; i++) {
@@ -221,12 +220,22 @@ lda_ran(void *arg)
 			lda_redirect_done(&j->rd[i], -1, "no outbound queue");
 			continue;
 		}
-		qr = xcalloc(res->nredirect, sizeof(*qr));
-		for (k = 0; k < res->nredirect; k++)
-			qr[k].addr = res->redirect[k];
-		j->rd[i].qr = qr;	/* valid until the job ends */
-		queue_submit(q, j->msg, j->orig[i].prepend, j->env_from, qr,
-		    res->nredirect, 0, lda_redirect_done, &j->rd[i]);
+#ifdef QUEUE_F_BOUNCE
+		{
+			struct queue_rcpt	*qr;
+			size_t			 k;
+
+			qr = xcalloc(res->nredirect, sizeof(*qr));
+			for (k = 0; k < res->nredirect; k++)
+				qr[k].addr = res->redirect[k];
+			j->rd[i].qr = qr;	/* valid until the job ends */
+			queue_submit(q, j->msg, j->orig[i].prepend, j->env_from,
+			    qr, res->nredirect, 0, lda_redirect_done, &j->rd[i]);
+		}
+#else
+		/* The durable outbound queue has not landed: keep instead. */
+		lda_redirect_done(&j->rd[i], -1, "no outbound queue");
+#endif
 	}
 	if (--j->pending == 0)
 		lda_store(j);
