@@ -1,12 +1,944 @@
 /*
- * smtpc.c - PLACEHOLDER for the outbound SMTP client: no deliverer yet.
+ * smtpc.c - the outbound SMTP client: the deliverer of the queue runner
+ * (queue.h).  One struct smtpc per queue attempt: it loads the message
+ * (a worker job: file read, dot-stuffing, 8-bit scan), finds the targets
+ * (relay.host, or the MX records of the domain through dnsq, RFC 5321
+ * 5.1), connects to each address in turn, and runs one transaction:
+ * EHLO as sending_fqdn, opportunistic STARTTLS (RFC 3207, RFC 7435),
+ * AUTH PLAIN to the relay over TLS only (RFC 4954, RFC 4616), MAIL with
+ * SIZE (RFC 1870), BODY=8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531),
+ * RCPTs and DATA pipelined when offered (RFC 2920), and hands back one
+ * reply per recipient.  Owns its bufferevent, SSL and DNS queries.
+ * Loop thread only.
+ *
+ * Test knob: POSTERN_SMTPC_TEST_PORT (1-65535) replaces port 25 for MX
+ * deliveries, so a test resolver can point MX records at loopback sinks.
  */
-#include <stddef.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "b64.h"
+#include "buf.h"
+#include "conf.h"
+#include "dnsq.h"
+#include "log.h"
+#include "loop.h"
+#include "queue.h"
 #include "smtpc.h"
+#include "smtpc_local.h"
+#include "smtpc_mx.h"
+#include "str.h"
+#include "work.h"
+#include "xmalloc.h"
+
+#define SMTPC_LINE_MAX		4096	/* RFC 5321 4.5.3.1.5: 512; be lenient */
+#define SMTPC_REPLY_MAX		(64 * 1024)
+#define SMTPC_TIMEOUT		300	/* RFC 5321 4.5.3.2 */
+#define SMTPC_ADDRS_MAX		8
+
+enum smtpc_state {
+	SMTPC_S_LOAD = 0,	/* reading the message */
+	SMTPC_S_DNS,
+	SMTPC_S_CONNECT,
+	SMTPC_S_GREET,
+	SMTPC_S_EHLO,
+	SMTPC_S_HELO,
+	SMTPC_S_STARTTLS,
+	SMTPC_S_TLS,		/* handshake */
+	SMTPC_S_AUTH,
+	SMTPC_S_TX,		/* MAIL, RCPT..., DATA replies */
+	SMTPC_S_BODY,		/* waiting for the reply to "." */
+	SMTPC_S_QUIT
+};
+
+struct smtpc {
+	struct queue_attempt	*a;
+	enum smtpc_state	 st;
+	bool			 cancelled;	/* job still holds us */
+	bool			 relay;
+	int			 port;
+	/* message */
+	char			*body;		/* dot-stuffed, ends CRLF.CRLF */
+	size_t			 blen;
+	bool			 has8bit;
+	char			*auth;		/* base64 PLAIN response */
+	const char		*load_error;
+	/* targets */
+	struct smtpc_mx		 mx;
+	size_t			 hi;		/* current host */
+	struct sockaddr_storage	 addr[SMTPC_ADDRS_MAX];
+	socklen_t		 alen[SMTPC_ADDRS_MAX];
+	size_t			 naddr, ai;
+	bool			 aaaa_done;
+	struct dnsq_req		*dq;
+	/* connection */
+	struct bufferevent	*bev;
+	bool			 tls;
+	bool			 ehlo_tls_done;
+	bool			 pipelining, starttls, eightbit, utf8, authplain;
+	uint64_t		 sizemax;
+	struct buf		 reply;		/* the reply being read */
+	size_t			 ncmd, nreplied;	/* MAIL + RCPTs + DATA */
+	size_t			 naccepted;
+	bool			 mail_ok;
+	int			 tx_code;	/* MAIL failure, if any */
+	char			*tx_reply;
+	char			*last_error;	/* why the last target failed */
+	int			 last_code;
+	bool			*alive;		/* smtpc_read's, while it runs */
+	char			*path;		/* copies for the load job */
+	char			*user;
+	char			*pwfile;
+	char			*helo;		/* EHLO name: sending_fqdn */
+	char			*relay_host;
+	int			 relay_port;
+};
+
+static SSL_CTX	*smtpc_ssl;
+
+static void	smtpc_next_target(struct smtpc *);
+static void	smtpc_resolve_host(struct smtpc *);
+
+static void
+smtpc_dead(struct smtpc *c)
+{
+	if (c->alive != NULL) {
+		*c->alive = false;
+		c->alive = NULL;
+	}
+}
+
+static void
+smtpc_free(struct smtpc *c)
+{
+	smtpc_dead(c);
+	free(c->path);
+	free(c->user);
+	free(c->pwfile);
+	free(c->helo);
+	free(c->relay_host);
+	dnsq_cancel(&c->dq);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	smtpc_mx_clear(&c->mx);
+	buf_free(&c->reply);
+	free(c->body);
+	free(c->auth);
+	free(c->tx_reply);
+	free(c->last_error);
+	free(c);
+}
+
+/* Every recipient without a final answer gets code and text. */
+static void
+smtpc_set_all(struct smtpc *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+smtpc_set_all(struct smtpc *c, int code, const char *fmt, ...)
+{
+	struct queue_attempt	*a = c->a;
+	va_list			 ap;
+	char			 text[1024];
+	size_t			 i;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	for (i = 0; i < a->nrcpts; i++) {
+		if (a->code[i] != 0)
+			continue;
+		a->code[i] = code;
+		free(a->reply[i]);
+		a->reply[i] = xstrdup(text);
+	}
+}
+
+static void
+smtpc_finish(struct smtpc *c)
+{
+	struct queue_attempt	*a = c->a;
+
+	smtpc_set_all(c, c->last_code ? c->last_code : 451, "%s",
+	    c->last_error ? c->last_error : "4.4.0 delivery failed");
+	a->dpriv = NULL;
+	smtpc_free(c);
+	a->done(a);
+}
+
+/* Remember why this target failed; the next one is tried. */
+static void
+smtpc_target_failed(struct smtpc *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+smtpc_target_failed(struct smtpc *c, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 text[1024];
+	size_t	 i;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_info("smtpc id=%s domain=%s host=%s failed code=%d error=\"%s\"",
+	    c->a->id, c->a->domain, c->hi < c->mx.n ? c->mx.host[c->hi] : "-",
+	    code, text);
+	free(c->last_error);
+	c->last_error = xstrdup(text);
+	c->last_code = code;
+	smtpc_dead(c);
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	/* Results of a broken transaction do not count: the next try redoes it. */
+	for (i = 0; i < c->a->nrcpts; i++) {
+		c->a->code[i] = 0;
+		free(c->a->reply[i]);
+		c->a->reply[i] = NULL;
+	}
+	c->tls = false;
+	c->ehlo_tls_done = false;
+	c->ai++;
+	smtpc_next_target(c);
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+static void
+smtpc_send(struct smtpc *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+smtpc_send(struct smtpc *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	va_end(ap);
+	evbuffer_add(bufferevent_get_output(c->bev), "\r\n", 2);
+}
+
+static const char *
+smtpc_helo_name(const struct smtpc *c)
+{
+	return c->helo;
+}
+
+static bool
+smtpc_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
+static bool
+smtpc_needs_utf8(const struct smtpc *c)
+{
+	size_t	 i;
+
+	if ((c->a->flags & QUEUE_F_SMTPUTF8) || !smtpc_ascii(c->a->sender))
+		return true;
+	for (i = 0; i < c->a->nrcpts; i++)
+		if (!smtpc_ascii(c->a->rcpts[i]))
+			return true;
+	return false;
+}
+
+/* After EHLO (and TLS, AUTH): the transaction, pipelined if offered. */
+static void
+smtpc_tx_begin(struct smtpc *c)
+{
+	struct queue_attempt	*a = c->a;
+	bool			 utf8 = smtpc_needs_utf8(c);
+	size_t			 i;
+
+	/* RFC 1870 6: do not send what the server announced it refuses. */
+	if (c->sizemax > 0 && c->blen > c->sizemax) {
+		smtpc_set_all(c, 552, "5.3.4 message size %zu exceeds the "
+		    "limit of %s (%" PRIu64 ")", c->blen,
+		    c->mx.host[c->hi], c->sizemax);
+		smtpc_finish(c);
+		return;
+	}
+	/* RFC 6531 3.4: no SMTPUTF8 extension, no internationalised mail. */
+	if (utf8 && !c->utf8) {
+		smtpc_set_all(c, 553, "5.6.7 message needs SMTPUTF8 and %s "
+		    "does not offer it (RFC 6531)", c->mx.host[c->hi]);
+		smtpc_finish(c);
+		return;
+	}
+	/* RFC 6152 3: 8-bit data only to a server that offers 8BITMIME. */
+	if (c->has8bit && !c->eightbit) {
+		smtpc_set_all(c, 554, "5.6.3 message has 8-bit content and %s "
+		    "does not offer 8BITMIME (RFC 6152)", c->mx.host[c->hi]);
+		smtpc_finish(c);
+		return;
+	}
+	c->st = SMTPC_S_TX;
+	c->ncmd = 0;
+	c->nreplied = 0;
+	c->naccepted = 0;
+	c->mail_ok = false;
+	smtpc_send(c, "MAIL FROM:<%s>%s%s%s SIZE=%zu", a->sender,
+	    c->has8bit ? " BODY=8BITMIME" : "", utf8 ? " SMTPUTF8" : "",
+	    "", c->blen);
+	c->ncmd = 1;
+	if (!c->pipelining)
+		return;
+	for (i = 0; i < a->nrcpts; i++)
+		smtpc_send(c, "RCPT TO:<%s>", a->rcpts[i]);
+	smtpc_send(c, "DATA");
+	c->ncmd = a->nrcpts + 2;
+}
+
+static void
+smtpc_quit(struct smtpc *c)
+{
+	c->st = SMTPC_S_QUIT;
+	smtpc_send(c, "QUIT");
+}
+
+/* One complete reply of the transaction phase (MAIL, RCPT i, DATA). */
+static void
+smtpc_tx_reply(struct smtpc *c, int code, const char *text)
+{
+	struct queue_attempt	*a = c->a;
+	size_t			 k = c->nreplied++, i;
+
+	if (k == 0) {
+		c->mail_ok = code >= 200 && code < 300;
+		if (!c->mail_ok) {
+			/* The sender was refused: the same for everyone. */
+			c->tx_code = code;
+			c->tx_reply = xstrdup(text);
+			if (!c->pipelining) {
+				smtpc_set_all(c, code, "%s", text);
+				smtpc_quit(c);
+			}
+			return;
+		}
+		if (!c->pipelining) {
+			smtpc_send(c, "RCPT TO:<%s>", a->rcpts[0]);
+			c->ncmd++;
+		}
+		return;
+	}
+	if (k <= a->nrcpts) {
+		i = k - 1;
+		if (c->mail_ok) {
+			if (code >= 200 && code < 300)
+				c->naccepted++;
+			else {
+				a->code[i] = code;
+				a->reply[i] = xstrdup(text);
+			}
+		}
+		if (c->pipelining)
+			return;
+		if (i + 1 < a->nrcpts) {
+			smtpc_send(c, "RCPT TO:<%s>", a->rcpts[i + 1]);
+			c->ncmd++;
+		} else if (c->naccepted > 0) {
+			smtpc_send(c, "DATA");
+			c->ncmd++;
+		} else
+			smtpc_quit(c);
+		return;
+	}
+	/* DATA */
+	if (code == 354 && c->mail_ok && c->naccepted > 0) {
+		evbuffer_add(bufferevent_get_output(c->bev), c->body, c->blen);
+		c->st = SMTPC_S_BODY;
+		return;
+	}
+	if (code == 354)	/* RFC 2920 3.1: nobody to send to */
+		evbuffer_add(bufferevent_get_output(c->bev), ".\r\n", 3);
+	if (!c->mail_ok)
+		smtpc_set_all(c, c->tx_code, "%s", c->tx_reply);
+	else if (code != 354)
+		smtpc_set_all(c, code, "%s", text);
+	smtpc_quit(c);
+}
+
+/* An EHLO reply: its keywords (RFC 5321 4.1.1.1). */
+static void
+smtpc_ehlo_caps(struct smtpc *c, const char *text)
+{
+	char	*copy = xstrdup(text), *p = copy, *line, *kw;
+	uint64_t v;
+
+	c->pipelining = c->starttls = c->eightbit = c->utf8 = false;
+	c->authplain = false;
+	c->sizemax = 0;
+	(void)strsep(&p, "\n");			/* the greeting line */
+	while ((line = strsep(&p, "\n")) != NULL) {
+		kw = strsep(&line, " ");
+		if (strcasecmp(kw, "PIPELINING") == 0)
+			c->pipelining = true;
+		else if (strcasecmp(kw, "STARTTLS") == 0)
+			c->starttls = true;
+		else if (strcasecmp(kw, "8BITMIME") == 0)
+			c->eightbit = true;
+		else if (strcasecmp(kw, "SMTPUTF8") == 0)
+			c->utf8 = true;
+		else if (strcasecmp(kw, "SIZE") == 0 && line != NULL &&
+		    str_to_u64(line, UINT64_MAX, &v) == 0)
+			c->sizemax = v;
+		else if (strcasecmp(kw, "AUTH") == 0 && line != NULL) {
+			while ((kw = strsep(&line, " ")) != NULL)
+				if (strcasecmp(kw, "PLAIN") == 0)
+					c->authplain = true;
+		}
+	}
+	free(copy);
+}
+
+static void	smtpc_read(struct bufferevent *, void *);
+static void	smtpc_event(struct bufferevent *, short, void *);
+
+static void
+smtpc_starttls(struct smtpc *c)
+{
+	struct bufferevent	*tb;
+	SSL			*ssl;
+
+	if ((ssl = SSL_new(smtpc_ssl)) == NULL) {
+		smtpc_target_failed(c, 451, "4.7.0 SSL_new failed");
+		return;
+	}
+	/* RFC 6066 3: SNI is the host name we connect to. */
+	if (c->hi < c->mx.n && !smtpc_mx_is_ip(c->mx.host[c->hi]))
+		SSL_set_tlsext_host_name(ssl, c->mx.host[c->hi]);
+	tb = bufferevent_openssl_filter_new(loop_base(), c->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tb == NULL) {
+		SSL_free(ssl);
+		smtpc_target_failed(c, 451, "4.7.0 TLS setup failed");
+		return;
+	}
+	c->bev = tb;
+	c->st = SMTPC_S_TLS;
+	smtpc_dead(c);	/* RFC 3207 5: nothing read before TLS counts */
+	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+	bufferevent_setcb(tb, smtpc_read, NULL, smtpc_event, c);
+	bufferevent_set_timeouts(tb, &(struct timeval){ SMTPC_TIMEOUT, 0 },
+	    &(struct timeval){ SMTPC_TIMEOUT, 0 });
+	bufferevent_enable(tb, EV_READ | EV_WRITE);
+}
+
+/* After the EHLO that counts (plain, or again inside TLS). */
+static void
+smtpc_after_ehlo(struct smtpc *c)
+{
+	/* RFC 3207: opportunistic, unless the relay needs our password. */
+	if (c->starttls && !c->tls && smtpc_ssl != NULL) {
+		c->st = SMTPC_S_STARTTLS;
+		smtpc_send(c, "STARTTLS");
+		return;
+	}
+	if (c->relay && c->auth != NULL) {
+		if (!c->tls) {
+			smtpc_target_failed(c, 451, "4.7.10 relay %s offers no "
+			    "STARTTLS: password not sent", c->mx.host[c->hi]);
+			return;
+		}
+		if (!c->authplain) {
+			smtpc_target_failed(c, 451, "4.7.10 relay %s does not "
+			    "offer AUTH PLAIN", c->mx.host[c->hi]);
+			return;
+		}
+		c->st = SMTPC_S_AUTH;
+		smtpc_send(c, "AUTH PLAIN %s", c->auth);
+		return;
+	}
+	smtpc_tx_begin(c);
+}
+
+static void
+smtpc_reply(struct smtpc *c, int code, const char *text)
+{
+	char	 first[1024];
+	size_t	 n;
+
+	/* The first line is what we keep for logs and reports. */
+	n = strcspn(text, "\n");
+	snprintf(first, sizeof(first), "%d %.*s", code, (int)(n < 1000 ? n :
+	    1000), text);
+	switch (c->st) {
+	case SMTPC_S_GREET:
+		if (code != 220) {
+			smtpc_target_failed(c, code >= 500 ? 451 : code,
+			    "%s", first);
+			return;
+		}
+		c->st = SMTPC_S_EHLO;
+		smtpc_send(c, "EHLO %s", smtpc_helo_name(c));
+		break;
+	case SMTPC_S_EHLO:
+		if (code != 250) {
+			c->st = SMTPC_S_HELO;
+			smtpc_send(c, "HELO %s", smtpc_helo_name(c));
+			break;
+		}
+		smtpc_ehlo_caps(c, text);
+		smtpc_after_ehlo(c);
+		break;
+	case SMTPC_S_HELO:
+		if (code != 250) {
+			smtpc_target_failed(c, 451, "%s", first);
+			return;
+		}
+		c->pipelining = c->starttls = c->eightbit = c->utf8 = false;
+		smtpc_after_ehlo(c);
+		break;
+	case SMTPC_S_STARTTLS:
+		if (code != 220) {
+			/* Opportunistic: carry on in the clear. */
+			c->starttls = false;
+			smtpc_after_ehlo(c);
+			break;
+		}
+		smtpc_starttls(c);
+		break;
+	case SMTPC_S_AUTH:
+		if (code != 235) {
+			smtpc_target_failed(c, 451, "4.7.0 relay refused our "
+			    "login: %s", first);
+			return;
+		}
+		smtpc_tx_begin(c);
+		break;
+	case SMTPC_S_TX:
+		smtpc_tx_reply(c, code, first);
+		break;
+	case SMTPC_S_BODY:
+		/* RFC 5321 4.2.5: one reply for every accepted recipient. */
+		smtpc_set_all(c, code, "%s", first);
+		free(c->last_error);
+		c->last_error = NULL;
+		smtpc_quit(c);
+		break;
+	case SMTPC_S_QUIT:
+		smtpc_finish(c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+smtpc_read(struct bufferevent *bev, void *arg)
+{
+	struct smtpc	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	char		*line;
+	size_t		 len;
+	int		 code;
+	char		*text;
+	bool		 alive = true;
+
+	c->alive = &alive;
+	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
+		if (len < 3 || !isdigit((unsigned char)line[0]) ||
+		    !isdigit((unsigned char)line[1]) ||
+		    !isdigit((unsigned char)line[2]) ||
+		    (len > 3 && line[3] != ' ' && line[3] != '-')) {
+			free(line);
+			smtpc_target_failed(c, 451, "4.5.0 bad reply from %s",
+			    c->mx.host[c->hi]);
+			return;
+		}
+		if (c->reply.len > 0)
+			buf_putc(&c->reply, '\n');
+		if (buf_append(&c->reply, len > 4 ? line + 4 : "",
+		    len > 4 ? len - 4 : 0) == -1) {
+			free(line);
+			smtpc_target_failed(c, 451, "4.5.0 reply too long");
+			return;
+		}
+		code = atoi(line);
+		if (len > 3 && line[3] == '-') {
+			free(line);
+			continue;
+		}
+		free(line);
+		text = xstrdup(c->reply.data != NULL ? c->reply.data : "");
+		buf_reset(&c->reply);
+		smtpc_reply(c, code, text);
+		free(text);
+		/* smtpc_reply may have freed c or replaced the bufferevent. */
+		if (!alive)
+			return;
+	}
+	c->alive = NULL;
+	if (evbuffer_get_length(in) > SMTPC_LINE_MAX)
+		smtpc_target_failed(c, 451, "4.5.0 reply line too long");
+}
+
+static void
+smtpc_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtpc	*c = arg;
+	unsigned long	 e;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->st == SMTPC_S_TLS) {
+			c->tls = true;
+			log_info("smtpc id=%s host=%s tls=%s cipher=%s",
+			    c->a->id, c->mx.host[c->hi],
+			    SSL_get_version(bufferevent_openssl_get_ssl(bev)),
+			    SSL_get_cipher(bufferevent_openssl_get_ssl(bev)));
+			c->st = SMTPC_S_EHLO;
+			smtpc_send(c, "EHLO %s", smtpc_helo_name(c));
+			return;
+		}
+		c->st = SMTPC_S_GREET;
+		return;
+	}
+	if (c->st == SMTPC_S_QUIT) {
+		smtpc_finish(c);
+		return;
+	}
+	if (c->st == SMTPC_S_TLS && (e = bufferevent_get_openssl_error(bev)))
+		smtpc_target_failed(c, 451, "4.7.5 TLS handshake with %s "
+		    "failed: %s", c->mx.host[c->hi], ERR_reason_error_string(e));
+	else
+		smtpc_target_failed(c, 451, "4.4.2 %s: %s", c->mx.host[c->hi],
+		    what & BEV_EVENT_TIMEOUT ? "timeout" :
+		    what & BEV_EVENT_EOF ? "connection closed" :
+		    "connection failed");
+}
+
+static void
+smtpc_connect(struct smtpc *c)
+{
+	char	 ip[INET6_ADDRSTRLEN];
+
+	c->st = SMTPC_S_CONNECT;
+	c->bev = bufferevent_socket_new(loop_base(), -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, smtpc_read, NULL, smtpc_event, c);
+	bufferevent_set_timeouts(c->bev, &(struct timeval){ SMTPC_TIMEOUT, 0 },
+	    &(struct timeval){ SMTPC_TIMEOUT, 0 });
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (c->addr[c->ai].ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&c->addr[c->ai])->
+		    sin_addr, ip, sizeof(ip));
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&c->addr[c->ai])->
+		    sin6_addr, ip, sizeof(ip));
+	log_info("smtpc id=%s domain=%s host=%s ip=%s port=%d connecting",
+	    c->a->id, c->a->domain, c->mx.host[c->hi], ip, c->port);
+	free(c->a->mx);
+	c->a->mx = xasprintf("%s[%s]", c->mx.host[c->hi], ip);
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&c->addr[
+	    c->ai], (int)c->alen[c->ai]) == -1)
+		smtpc_target_failed(c, 451, "4.4.1 cannot connect to %s",
+		    c->mx.host[c->hi]);
+}
+
+/* The next address of this host, else the next host, else give up. */
+static void
+smtpc_next_target(struct smtpc *c)
+{
+	if (c->ai < c->naddr) {
+		smtpc_connect(c);
+		return;
+	}
+	c->hi++;
+	if (c->hi < c->mx.n) {
+		smtpc_resolve_host(c);
+		return;
+	}
+	smtpc_finish(c);
+}
+
+static void
+smtpc_add_addr(struct smtpc *c, int af, const void *ip)
+{
+	struct sockaddr_in	*s4;
+	struct sockaddr_in6	*s6;
+
+	if (c->naddr >= SMTPC_ADDRS_MAX)
+		return;
+	memset(&c->addr[c->naddr], 0, sizeof(c->addr[c->naddr]));
+	if (af == AF_INET) {
+		s4 = (struct sockaddr_in *)&c->addr[c->naddr];
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)c->port);
+		memcpy(&s4->sin_addr, ip, sizeof(s4->sin_addr));
+		c->alen[c->naddr++] = sizeof(*s4);
+	} else {
+		s6 = (struct sockaddr_in6 *)&c->addr[c->naddr];
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)c->port);
+		memcpy(&s6->sin6_addr, ip, sizeof(s6->sin6_addr));
+		c->alen[c->naddr++] = sizeof(*s6);
+	}
+}
+
+static void
+smtpc_addr_answer(void *arg, const struct dnsq_result *r)
+{
+	struct smtpc	*c = arg;
+	size_t		 i;
+
+	c->dq = NULL;
+	if (r->rcode == DNSQ_OK)
+		for (i = 0; i < r->n; i++)
+			smtpc_add_addr(c, r->type == DNSQ_T_A ? AF_INET :
+			    AF_INET6, r->type == DNSQ_T_A ?
+			    (const void *)&r->rr[i].a :
+			    (const void *)&r->rr[i].aaaa);
+	if (r->type == DNSQ_T_A) {
+		c->dq = dnsq_query(loop_shared()->dns, c->mx.host[c->hi],
+		    DNSQ_T_AAAA, smtpc_addr_answer, c);
+		return;
+	}
+	if (c->naddr == 0) {
+		free(c->last_error);
+		c->last_error = xasprintf("4.4.4 no address for %s",
+		    c->mx.host[c->hi]);
+		c->last_code = 451;
+	}
+	c->ai = 0;
+	smtpc_next_target(c);
+}
+
+static void
+smtpc_resolve_host(struct smtpc *c)
+{
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+	const char	*h = c->mx.host[c->hi];
+
+	c->naddr = 0;
+	c->ai = 0;
+	if (inet_pton(AF_INET, h, &a4) == 1)
+		smtpc_add_addr(c, AF_INET, &a4);
+	else if (inet_pton(AF_INET6, h, &a6) == 1)
+		smtpc_add_addr(c, AF_INET6, &a6);
+	else {
+		c->st = SMTPC_S_DNS;
+		c->dq = dnsq_query(loop_shared()->dns, h, DNSQ_T_A,
+		    smtpc_addr_answer, c);
+		return;
+	}
+	smtpc_next_target(c);
+}
+
+static void
+smtpc_mx_answer(void *arg, const struct dnsq_result *r)
+{
+	struct smtpc	*c = arg;
+	int		 code;
+	const char	*why = NULL;
+
+	c->dq = NULL;
+	code = smtpc_mx_from_answer(&c->mx, c->a->domain, r, &why);
+	if (code != 0) {
+		smtpc_set_all(c, code, "%s", why);
+		smtpc_finish(c);
+		return;
+	}
+	c->hi = 0;
+	smtpc_resolve_host(c);
+}
+
+/* ---- loading the message (worker) --------------------------------------- */
+
+static void
+smtpc_load_run(void *arg)
+{
+	struct smtpc		*c = arg;
+	struct buf		 b = BUF_INIT, pw = BUF_INIT, enc = BUF_INIT;
+	char			 chunk[65536], *nl;
+	ssize_t			 n;
+	size_t			 i, len;
+	bool			 bol = true;
+	int			 fd;
+
+	if ((fd = open(c->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		c->load_error = "cannot open the queue file";
+		return;
+	}
+	/* RFC 5321 4.5.2: a line starting with "." gets one more. */
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		for (i = 0; i < (size_t)n; i++) {
+			if (bol && chunk[i] == '.')
+				buf_putc(&b, '.');
+			if ((unsigned char)chunk[i] >= 0x80)
+				c->has8bit = true;
+			buf_putc(&b, chunk[i]);
+			bol = chunk[i] == '\n';
+		}
+	}
+	close(fd);
+	if (!bol)
+		buf_puts(&b, "\r\n");
+	buf_puts(&b, ".\r\n");
+	c->body = buf_steal(&b, &c->blen);
+	if (c->user == NULL)
+		return;
+	/* RFC 4616 2: authzid NUL authcid NUL passwd. */
+	if (c->pwfile == NULL || (fd = open(c->pwfile, O_RDONLY | O_CLOEXEC)) == -1) {
+		c->load_error = "cannot read relay.password_file";
+		return;
+	}
+	n = read(fd, chunk, sizeof(chunk) - 1);
+	close(fd);
+	if (n < 0) {
+		c->load_error = "cannot read relay.password_file";
+		return;
+	}
+	chunk[n] = '\0';
+	if ((nl = strpbrk(chunk, "\r\n")) != NULL)
+		*nl = '\0';
+	buf_putc(&pw, '\0');
+	buf_puts(&pw, c->user);
+	buf_putc(&pw, '\0');
+	buf_puts(&pw, chunk);
+	explicit_bzero(chunk, sizeof(chunk));
+	b64_encode(pw.data, pw.len, &enc);
+	explicit_bzero(pw.data, pw.len);
+	buf_free(&pw);
+	c->auth = buf_steal(&enc, &len);
+}
+
+static void
+smtpc_load_done(void *arg)
+{
+	struct smtpc		*c = arg;
+
+	if (c->cancelled) {
+		smtpc_free(c);
+		return;
+	}
+	if (c->load_error != NULL) {
+		c->last_error = xasprintf("4.3.0 %s", c->load_error);
+		c->last_code = 451;
+		smtpc_finish(c);
+		return;
+	}
+	if (c->relay) {
+		smtpc_mx_set_one(&c->mx, c->relay_host);
+		c->port = c->relay_port;
+		c->hi = 0;
+		smtpc_resolve_host(c);
+		return;
+	}
+	c->st = SMTPC_S_DNS;
+	c->dq = dnsq_query(loop_shared()->dns, c->a->domain, DNSQ_T_MX,
+	    smtpc_mx_answer, c);
+}
+
+/* ---- the deliverer ------------------------------------------------------ */
+
+static void
+smtpc_ssl_init(void)
+{
+	if (smtpc_ssl != NULL)
+		return;
+	if ((smtpc_ssl = SSL_CTX_new(TLS_client_method())) == NULL)
+		return;
+	SSL_CTX_set_min_proto_version(smtpc_ssl, TLS1_2_VERSION);
+	SSL_CTX_set_options(smtpc_ssl, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION);
+	/*
+	 * Opportunistic TLS (RFC 7435): encrypt whenever offered, without
+	 * authenticating the peer; MTA-STS/DANE would turn this on per
+	 * domain.  The CA store is loaded for that later use.
+	 */
+	SSL_CTX_set_default_verify_paths(smtpc_ssl);
+	SSL_CTX_set_verify(smtpc_ssl, SSL_VERIFY_NONE, NULL);
+}
+
+static void
+smtpc_start(struct queue_attempt *a)
+{
+	struct smtpc	*c;
+	const char	*s;
+	uint64_t	 v;
+
+	/* Our own domains (bounces to local senders): the store. */
+	if (conf_is_local_domain(a->conf, a->domain)) {
+		smtpc_local_start(a);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	smtpc_ssl_init();
+	c->a = a;
+	a->dpriv = c;
+	buf_init(&c->reply, SMTPC_REPLY_MAX);
+	/* A reload may free a->conf meanwhile: copy what we use. */
+	c->relay = a->conf->relay.host != NULL &&
+	    a->conf->relay.host[0] != '\0';
+	if (c->relay) {
+		c->relay_host = xstrdup(a->conf->relay.host);
+		c->relay_port = a->conf->relay.port;
+	}
+	c->helo = xstrdup(a->conf->sending_fqdn != NULL &&
+	    a->conf->sending_fqdn[0] != '\0' ? a->conf->sending_fqdn :
+	    a->conf->fqdn);
+	c->port = 25;
+	if ((s = getenv("POSTERN_SMTPC_TEST_PORT")) != NULL &&
+	    str_to_u64(s, 65535, &v) == 0 && v > 0)
+		c->port = (int)v;
+	c->path = xstrdup(a->path);
+	if (c->relay && a->conf->relay.username != NULL &&
+	    a->conf->relay.username[0] != '\0') {
+		c->user = xstrdup(a->conf->relay.username);
+		if (a->conf->relay.password_file != NULL)
+			c->pwfile = xstrdup(a->conf->relay.password_file);
+	}
+	c->st = SMTPC_S_LOAD;
+	work_submit(smtpc_load_run, smtpc_load_done, c);
+}
+
+static void
+smtpc_cancel(struct queue_attempt *a)
+{
+	struct smtpc	*c = a->dpriv;
+
+	if (a->local) {
+		smtpc_local_cancel(a);
+		return;
+	}
+	if (c == NULL)
+		return;
+	a->dpriv = NULL;
+	if (c->st == SMTPC_S_LOAD) {
+		c->cancelled = true;	/* the job frees it */
+		return;
+	}
+	smtpc_free(c);
+}
+
+static const struct queue_deliverer smtpc_d = {
+	smtpc_start,
+	smtpc_cancel
+};
 
 const struct queue_deliverer *
 smtpc_deliverer(void)
 {
-	return NULL;
+	return &smtpc_d;
 }

@@ -1,0 +1,322 @@
+"""
+Outbound delivery (storage/queue, protocols/smtp/smtpc*): mail submitted
+for a remote recipient goes through the durable queue to relay.host, a
+scripted SMTP receiver on 127.0.0.1 written here (asyncio in a thread).
+It answers per recipient: 250, 4xx the first time then 250, 5xx, or drops
+the connection, and can offer STARTTLS.  Bounces (RFC 3464) go back to the
+local sender's Maildir, or to the relay when the sender is remote.
+
+POSTERN_QUEUE_TEST_SCALE=1000 shrinks the 5-minute first retry to 0.3 s.
+"""
+import asyncio
+import email
+import email.policy
+import os
+import smtplib
+import ssl
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import BIN
+
+os.environ["POSTERN_QUEUE_TEST_SCALE"] = "1000"
+
+
+class Sink:
+    """A tiny ESMTP receiver; rcpt_policy(addr, nth_try) -> reply line."""
+
+    def __init__(self, tls_ca=None, policy=None):
+        self.msgs = []          # (mail_from, [rcpts], data bytes, tls)
+        self.tries = {}
+        self.policy = policy or (lambda addr, n: "250 2.1.5 Ok")
+        self.tls_ca = tls_ca
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.ready.wait(5)
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._client, "127.0.0.1", 0))
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.ready.set()
+        self.loop.run_forever()
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+    async def _client(self, reader, writer):
+        tls = False
+
+        async def send(line):
+            writer.write(line.encode() + b"\r\n")
+            await writer.drain()
+        await send("220 sink.test ESMTP")
+        mail, rcpts = None, []
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                cmd = line.decode(errors="replace").rstrip("\r\n")
+                verb = cmd.split(" ")[0].upper()
+                if verb == "EHLO":
+                    caps = ["sink.test", "PIPELINING", "SIZE 10000000",
+                            "8BITMIME"]
+                    if self.tls_ca and not tls:
+                        caps.append("STARTTLS")
+                    for c in caps[:-1]:
+                        await send("250-" + c)
+                    await send("250 " + caps[-1])
+                elif verb == "STARTTLS":
+                    await send("220 2.0.0 go")
+                    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                    ctx.load_cert_chain(self.tls_ca["cert"],
+                                        self.tls_ca["key"])
+                    await writer.start_tls(ctx)
+                    tls = True
+                elif verb == "MAIL":
+                    mail = cmd[10:].split(">")[0].lstrip("<")
+                    rcpts = []
+                    await send("250 2.1.0 Ok")
+                elif verb == "RCPT":
+                    addr = cmd[8:].split(">")[0].lstrip("<")
+                    n = self.tries.get(addr, 0)
+                    self.tries[addr] = n + 1
+                    reply = self.policy(addr, n)
+                    if reply == "DROP":
+                        writer.close()
+                        return
+                    if reply.startswith("2"):
+                        rcpts.append(addr)
+                    await send(reply)
+                elif verb == "DATA":
+                    if not rcpts:
+                        await send("554 5.5.1 no valid recipients")
+                        continue
+                    await send("354 go")
+                    data = b""
+                    while True:
+                        ln = await reader.readline()
+                        if ln in (b".\r\n", b""):
+                            break
+                        data += ln[1:] if ln.startswith(b".") else ln
+                    self.msgs.append((mail, rcpts, data, tls))
+                    await send("250 2.0.0 Ok: queued")
+                elif verb == "QUIT":
+                    await send("221 2.0.0 Bye")
+                    writer.close()
+                    return
+                else:
+                    await send("250 2.0.0 Ok")
+        except (ConnectionError, ssl.SSLError):
+            return
+
+    def wait(self, n, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.msgs) >= n:
+                return self.msgs
+            time.sleep(0.05)
+        raise AssertionError("sink got %d messages, wanted %d" %
+                             (len(self.msgs), n))
+
+
+@pytest.fixture
+def sink_factory(tls_ca):
+    sinks = []
+
+    def make(**kw):
+        s = Sink(**kw)
+        sinks.append(s)
+        return s
+    yield make
+    for s in sinks:
+        s.close()
+
+
+def _srv(make_server, pw_hashes, sink, **over):
+    conf = {"accounts": [{"name": "alice@example.test",
+                          "hashed_password": pw_hashes("secret")}],
+            "relay": {"host": "127.0.0.1", "port": sink.port}}
+    conf.update(over)
+    return make_server(services=["smtp", "submission"], conf=conf)
+
+
+def _submit(srv, rcpts, subject=None, sender="alice@example.test"):
+    subject = subject or "t-" + uuid.uuid4().hex
+    msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nhello\r\n.dot line\r\n"
+           % (sender, rcpts[0], subject))
+    with smtplib.SMTP("127.0.0.1", srv.ports["submission"], timeout=10) as c:
+        c.starttls(context=srv.ssl_context())
+        c.login("alice@example.test", "secret")
+        c.sendmail(sender, rcpts, msg)
+    return subject
+
+
+def _mailbox_msgs(srv, addr):
+    box = srv.mailbox(addr)
+    out = []
+    for sub in ("new", "cur"):
+        d = box / sub
+        if d.exists():
+            for f in sorted(d.iterdir()):
+                out.append(email.message_from_bytes(
+                    f.read_bytes(), policy=email.policy.default))
+    return out
+
+
+def _wait_bounce(srv, addr, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for m in _mailbox_msgs(srv, addr):
+            if m.get_content_type() == "multipart/report":
+                return m
+        time.sleep(0.05)
+    raise AssertionError("no bounce for %s:\n%s" % (addr, srv.log()))
+
+
+def _dsn_fields(report):
+    """Per-recipient field dicts of the message/delivery-status part."""
+    assert report.get_content_type() == "multipart/report"
+    assert report.get_param("report-type") == "delivery-status"
+    for part in report.walk():
+        if part.get_content_type() == "message/delivery-status":
+            blocks = part.get_payload()
+            return [dict((k.lower(), str(v)) for k, v in b.items())
+                    for b in blocks[1:]]
+    raise AssertionError("no message/delivery-status part")
+
+
+def test_relay_delivery(make_server, pw_hashes, sink_factory):
+    sink = sink_factory()
+    srv = _srv(make_server, pw_hashes, sink)
+    subject = _submit(srv, ["bob@remote.example"])
+    mail, rcpts, data, tls = sink.wait(1)[0]
+    assert mail == "alice@example.test"
+    assert rcpts == ["bob@remote.example"]
+    m = email.message_from_bytes(data)
+    assert m["Subject"] == subject
+    assert b"\r\n.dot line\r\n" in data      # dot-stuffing undone by sink
+    assert m["Received"] is not None
+    srv.wait_log("state=sent")
+
+
+def test_starttls_used(make_server, pw_hashes, sink_factory, tls_ca):
+    sink = sink_factory(tls_ca=tls_ca)
+    srv = _srv(make_server, pw_hashes, sink)
+    _submit(srv, ["bob@remote.example"])
+    assert sink.wait(1)[0][3] is True
+    srv.wait_log("tls=TLS")
+
+
+def test_retry_after_4xx(make_server, pw_hashes, sink_factory):
+    def policy(addr, n):
+        return "451 4.7.1 try later" if n == 0 else "250 2.1.5 Ok"
+    sink = sink_factory(policy=policy)
+    srv = _srv(make_server, pw_hashes, sink)
+    _submit(srv, ["slow@remote.example"])
+    msgs = sink.wait(1, timeout=20)
+    assert msgs[0][1] == ["slow@remote.example"]
+    assert sink.tries["slow@remote.example"] == 2
+    srv.wait_log("state=deferred")
+
+
+def test_bounce_after_5xx(make_server, pw_hashes, sink_factory):
+    def policy(addr, n):
+        if addr.startswith("nobody"):
+            return "550 5.1.1 no such user"
+        return "250 2.1.5 Ok"
+    sink = sink_factory(policy=policy)
+    srv = _srv(make_server, pw_hashes, sink)
+    subject = _submit(srv, ["ok@remote.example", "nobody@remote.example"])
+    assert sink.wait(1)[0][1] == ["ok@remote.example"]
+    report = _wait_bounce(srv, "alice@example.test")
+    f = _dsn_fields(report)
+    assert len(f) == 1
+    assert f[0]["final-recipient"] == "rfc822; nobody@remote.example"
+    assert f[0]["action"] == "failed"
+    assert f[0]["status"] == "5.1.1"
+    assert "550 5.1.1" in f[0]["diagnostic-code"]
+    assert subject in report.as_string()
+    # The accepted recipient was not sent twice.
+    time.sleep(0.5)
+    assert sink.tries["ok@remote.example"] == 1
+
+
+def test_bounce_after_lifetime(make_server, pw_hashes, sink_factory):
+    sink = sink_factory(policy=lambda a, n: "450 4.2.0 mailbox busy")
+    srv = _srv(make_server, pw_hashes, sink, queue={"lifetime": 2})
+    _submit(srv, ["busy@remote.example"])
+    report = _wait_bounce(srv, "alice@example.test", timeout=30)
+    f = _dsn_fields(report)
+    assert f[0]["final-recipient"] == "rfc822; busy@remote.example"
+    assert f[0]["status"].startswith("5.")
+    assert sink.tries["busy@remote.example"] >= 2
+
+
+def test_dropped_connection_retried(make_server, pw_hashes, sink_factory):
+    sink = sink_factory(policy=lambda a, n: "DROP" if n == 0 else
+                        "250 2.1.5 Ok")
+    srv = _srv(make_server, pw_hashes, sink)
+    _submit(srv, ["flaky@remote.example"])
+    assert sink.wait(1, timeout=20)[0][1] == ["flaky@remote.example"]
+
+
+def test_restart_delivers_queued(make_server, pw_hashes, sink_factory):
+    sink = sink_factory(policy=lambda a, n: "451 4.3.0 not now")
+    srv = _srv(make_server, pw_hashes, sink)
+    _submit(srv, ["later@remote.example"])
+    srv.wait_log("state=deferred")
+    assert srv.stop() == 0
+    out = subprocess.run([BIN, "queue", "-c", str(srv.conf_path), "list"],
+                         capture_output=True, text=True)
+    assert out.returncode == 1          # no daemon: a clear error
+    sink.policy = lambda a, n: "250 2.1.5 Ok"
+    srv.start()
+    out = subprocess.run([BIN, "queue", "-c", str(srv.conf_path), "list"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert sink.wait(1, timeout=20)[0][1] == ["later@remote.example"]
+
+
+def test_kill9_loses_nothing(make_server, pw_hashes, sink_factory):
+    sink = sink_factory(policy=lambda a, n: "451 4.3.0 not now")
+    srv = _srv(make_server, pw_hashes, sink)
+    rcpts = ["k%d@remote.example" % i for i in range(5)]
+    for r in rcpts:
+        _submit(srv, [r])
+    srv.kill()
+    sink.policy = lambda a, n: "250 2.1.5 Ok"
+    srv.start()
+    msgs = sink.wait(5, timeout=30)
+    got = sorted(r for m in msgs for r in m[1])
+    assert got == rcpts
+    time.sleep(0.5)
+    assert len(sink.msgs) == 5
+
+
+def test_queue_cli(make_server, pw_hashes, sink_factory):
+    sink = sink_factory(policy=lambda a, n: "451 4.3.0 not now")
+    srv = _srv(make_server, pw_hashes, sink)
+    _submit(srv, ["cli@remote.example"])
+    srv.wait_log("state=deferred")
+    q = [BIN, "queue", "-c", str(srv.conf_path)]
+    out = subprocess.run(q + ["list"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    qid = out.stdout.split()[0]
+    out = subprocess.run(q + ["show", qid], capture_output=True, text=True)
+    assert "cli@remote.example" in out.stdout
+    assert subprocess.run(q + ["bounce", qid]).returncode == 0
+    report = _wait_bounce(srv, "alice@example.test")
+    assert _dsn_fields(report)[0]["action"] == "failed"
+    out = subprocess.run(q + ["show", "NOPE"], capture_output=True,
+                         text=True)
+    assert out.returncode == 1
