@@ -38,7 +38,9 @@
 #include <event2/listener.h>
 
 #include "buf.h"
+#include "queue.h"
 #include "conf.h"
+#include "conn.h"
 #include "ctl.h"
 #include "log.h"
 #include "loop.h"
@@ -292,6 +294,46 @@ ctl_route(struct ctl_session *s, const char *folder)
 }
 
 /*
+ * "QUEUE LIST|SHOW id|FLUSH|DELETE id|BOUNCE id" (postern queue): the
+ * text lines of queue_ctl_*, then "OK" or "ERR reason".
+ */
+static void
+ctl_queue(struct ctl_session *s, char *req)
+{
+	struct queue	*q = loop_shared()->queue;
+	const char	*err = NULL, *arg;
+	char		*out = NULL;
+	int		 rc;
+
+	if (q == NULL) {
+		ctl_reply(s, "ERR no outbound queue");
+		return;
+	}
+	arg = strchr(req, ' ') != NULL ? strchr(req, ' ') + 1 : "";
+	if (strcasecmp(req, "LIST") == 0)
+		rc = queue_ctl_list(q, &out, &err);
+	else if (strncasecmp(req, "SHOW ", 5) == 0)
+		rc = queue_ctl_show(q, arg, &out, &err);
+	else if (strcasecmp(req, "FLUSH") == 0)
+		rc = queue_ctl_flush(q, &err);
+	else if (strncasecmp(req, "DELETE ", 7) == 0)
+		rc = queue_ctl_delete(q, arg, &err);
+	else if (strncasecmp(req, "BOUNCE ", 7) == 0)
+		rc = queue_ctl_bounce(q, arg, &err);
+	else {
+		rc = -1;
+		err = "usage: QUEUE LIST|SHOW id|FLUSH|DELETE id|BOUNCE id";
+	}
+	if (out != NULL && s->bev != NULL && !ctl_stopped)
+		bufferevent_write(s->bev, out, strlen(out));
+	free(out);
+	if (rc == -1)
+		ctl_reply(s, "ERR %s", err);
+	else
+		ctl_reply(s, "OK");
+}
+
+/*
  * "DELIVER <address> [<folder>] <size>": the folder is whatever lies
  * between, so it may contain spaces.
  */
@@ -307,8 +349,30 @@ ctl_request(struct ctl_session *s, char *line)
 		ctl_reply(s, "OK postern %s", POSTERN_VERSION);
 		return;
 	}
+	/*
+	 * "RELOAD": what SIGHUP does (postern account runs it after each
+	 * change); conf may be freed by it, so answer from the new one.
+	 */
+	if (strcmp(line, "RELOAD") == 0) {
+		if (loop_reload() == -1)
+			ctl_reply(s, "ERR reload failed, the old configuration "
+			    "stays (see the log)");
+		else
+			ctl_reply(s, "OK generation=%u", loop_gen()->serial);
+		return;
+	}
+	if (strcmp(line, "STATUS") == 0) {
+		ctl_reply(s, "OK postern %s generation=%u connections=%zu",
+		    POSTERN_VERSION, loop_gen()->serial, conn_count());
+		return;
+	}
+	if (strncmp(line, "QUEUE ", 6) == 0) {
+		ctl_queue(s, line + 6);
+		return;
+	}
 	if (strncmp(line, "DELIVER ", 8) != 0) {
-		ctl_reply(s, "ERR unknown request (DELIVER or PING)");
+		ctl_reply(s, "ERR unknown request (DELIVER, PING, QUEUE, "
+		    "RELOAD or STATUS)");
 		return;
 	}
 	line += 8;
