@@ -157,4 +157,30 @@ void	 dkim_verify_message(const char *msg, size_t len, time_t now,
 	    size_t *nresults_r);
 void	 dkim_results_free(struct dkim_result **, size_t n);
 const char *dkim_status_name(enum dkim_status);
+
+/* ---- keyring (dkim_keyring.c) ----------------------------------------- */
+
+struct conf;
+struct dkim_keyring;		/* the signing keys of one generation (opaque) */
+
+/*
+ * [loop, blocking: generation build] For every dkim.domains selector load
+ * key_file or <key_directory>/<domain>.<selector>.key; a missing key is
+ * generated (rsa key_length bits or ed25519) and written with
+ * dkim_key_write_files (.key mode 0600 and .txt).  The files belong to
+ * the user the daemon runs as when this is called: at start that is
+ * root, so main.c must chown key_directory and its files to run_as (or
+ * a reload after the privilege drop cannot read or create them).
+ * Returns -1 with a message in err.  dkim.enable false: an empty ring.
+ */
+int	 dkim_keyring_load(const struct conf *, struct dkim_keyring **kr_r,
+	    char *err, size_t errlen);
+void	 dkim_keyring_free(struct dkim_keyring **);
+/* [any, read-only] Number of selectors for domain (case-insensitive). */
+size_t	 dkim_keyring_count(const struct dkim_keyring *, const char *domain);
+/* [any] The i-th selector of domain and its key (shared, do not free). */
+int	 dkim_keyring_get(const struct dkim_keyring *, const char *domain,
+	    size_t i, const char **selector_r, EVP_PKEY **key_r);
+/* [any] Total keys held (tests, logs). */
+size_t	 dkim_keyring_size(const struct dkim_keyring *);
 #endif

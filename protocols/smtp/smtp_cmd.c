@@ -19,7 +19,9 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "filter.h"
 #include "log.h"
+#include "loop.h"
 #include "route.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
@@ -115,6 +117,10 @@ smtp_cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	tx->body = cmd->body;
 	buf_init(&tx->out, 0);
 	buf_init(&tx->hdr, 0);
+	/* SPF starts now; DKIM and DMARC at the end of the message. */
+	tx->filter = filter_new(conn_gen(s->c), smtp_is_submission(s) ?
+	    FILTER_SUBMISSION : FILTER_INBOUND, s->id, conn_peer_sa(s->c),
+	    s->helo, from);
 	s->tx = tx;
 	smtp_reply(s, 250, "2.1.0", "Ok");
 }
@@ -143,6 +149,8 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	struct smtp_rcpt	*r;
 	struct route_result	 res;
 	char			 to[SMTP_ADDR_FMT_SIZE];
+	char			**remote;
+	size_t			 nremote;
 
 	if (tx == NULL) {
 		smtp_reply(s, 503, "5.5.1", "Error: need MAIL command");
@@ -173,17 +181,25 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	}
 	/* RFC 5321 4.1.1.3: a source route is ignored, the mailbox counts. */
 	route_resolve(s->route, to, &res);
+	remote = NULL;
+	nremote = 0;
 	switch (res.kind) {
 	case ROUTE_LOCAL:
+	case ROUTE_REMOTE:
+		/* Forwards (and local copies): remote ones go to the queue. */
 		if (res.nremote == 0)
 			break;
-		/* Local copies plus forwards: no outbound queue yet. */
-		/* FALLTHROUGH */
-	case ROUTE_REMOTE:
-		route_result_clear(&res);
-		smtp_reply(s, 451, "4.3.0", "<%s>: Forwarding not available "
-		    "yet", to);
-		return;
+		if (loop_shared()->queue == NULL) {
+			route_result_clear(&res);
+			smtp_reply(s, 451, "4.3.0", "<%s>: Forwarding not "
+			    "available", to);
+			return;
+		}
+		remote = res.remote;
+		nremote = res.nremote;
+		res.remote = NULL;
+		res.nremote = 0;
+		break;
 	case ROUTE_REJECT:
 		smtp_reply(s, res.code, res.enhanced != NULL ? res.enhanced :
 		    "5.1.1", "%s", res.text != NULL ? res.text :
@@ -199,14 +215,23 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 			    to);
 			return;
 		}
-		/* Authenticated submission may relay, once a queue exists. */
-		smtp_reply(s, 451, "4.3.0", "<%s>: Remote delivery not "
-		    "available yet", to);
-		return;
+		/* Authenticated submission may relay (RFC 6409 4.3). */
+		if (loop_shared()->queue == NULL) {
+			smtp_reply(s, 451, "4.3.0", "<%s>: Remote delivery "
+			    "not available", to);
+			return;
+		}
+		remote = xcalloc(1, sizeof(*remote));
+		remote[0] = xstrdup(to);
+		nremote = 1;
+		break;
 	}
 	r = &tx->rcpts[tx->nrcpts++];
 	r->addr = xstrdup(to);
 	r->route = res;
+	r->remote = remote;
+	r->nremote = nremote;
+	r->notify = cmd->notify;
 	smtp_reply(s, 250, "2.1.5", "Ok");
 }
 

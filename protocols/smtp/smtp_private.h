@@ -21,6 +21,7 @@ struct event;
 struct smtp_auth_job;
 struct smtp_data;
 struct smtp_dlv;
+struct filter;
 struct store_msg;
 
 #define SMTP_MAX_RCPTS		100	/* RFC 5321 4.5.3.1.8: at least 100 */
@@ -43,6 +44,9 @@ enum smtp_state {
 struct smtp_rcpt {
 	char			*addr;		/* as given, canonical form */
 	struct route_result	 route;		/* ROUTE_LOCAL only */
+	char			**remote;	/* outbound queue targets */
+	size_t			 nremote;
+	unsigned		 notify;	/* RFC 3461 NOTIFY, for the queue */
 };
 
 /* One mail transaction: MAIL .. end of DATA/BDAT or RSET. */
@@ -62,6 +66,7 @@ struct smtp_tx {
 	bool			 hdr_done;
 	bool			 bdat;		/* BDAT used: no DATA */
 	bool			 bdat_failed;	/* a chunk was refused */
+	struct filter		*filter;	/* mail authentication (filter.h) */
 };
 
 struct smtp_session {

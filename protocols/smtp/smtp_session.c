@@ -30,9 +30,12 @@
 #include "buf.h"
 #include "conf.h"
 #include "conn.h"
+#include "filter.h"
 #include "hmap.h"
+#include "lda.h"
 #include "log.h"
 #include "loop.h"
+#include "queue.h"
 #include "route.h"
 #include "smtp.h"
 #include "smtp_data.h"
@@ -53,6 +56,12 @@ struct smtp_dlv {
 	char			**account;
 	char			**folder;
 	size_t			 n;
+	/* Remote targets for the outbound queue (queue.h). */
+	struct queue_rcpt	*qr;
+	size_t			 nq;
+	char			*qprepend;
+	unsigned		 qflags;
+	int			 qrc;		/* 0 queued, -1 failed */
 };
 
 static struct hmap	*smtp_sessions;		/* id -> session */
@@ -136,14 +145,18 @@ void
 smtp_tx_free(struct smtp_session *s)
 {
 	struct smtp_tx	*tx = s->tx;
-	size_t		 i;
+	size_t		 i, j;
 
 	if (tx == NULL)
 		return;
 	for (i = 0; i < tx->nrcpts; i++) {
 		free(tx->rcpts[i].addr);
 		route_result_clear(&tx->rcpts[i].route);
+		for (j = 0; j < tx->rcpts[i].nremote; j++)
+			free(tx->rcpts[i].remote[j]);
+		free(tx->rcpts[i].remote);
 	}
+	filter_free(&tx->filter);
 	smtp_data_free(&tx->dec);
 	store_msg_free(&tx->msg);
 	buf_free(&tx->out);
@@ -258,7 +271,10 @@ smtp_received(struct smtp_session *s, struct buf *b, const char *rcpt,
 		    conn_tls_bits(s->c));
 	if (s->user != NULL)
 		buf_printf(b, "\r\n\t(authenticated as %s)", s->user);
-	buf_printf(b, "\r\n\tfor <%s>; %s\r\n", rcpt, date);
+	if (rcpt != NULL)
+		buf_printf(b, "\r\n\tfor <%s>; %s\r\n", rcpt, date);
+	else
+		buf_printf(b, ";\r\n\t%s\r\n", date);
 }
 
 static void
@@ -275,6 +291,10 @@ smtp_dlv_free(struct smtp_dlv *d)
 	free(d->account);
 	free(d->folder);
 	free(d->rcpts);
+	for (i = 0; i < d->nq; i++)
+		free((char *)(uintptr_t)d->qr[i].addr);
+	free(d->qr);
+	free(d->qprepend);
 	store_msg_free(&d->msg);
 	free(d->from);
 	free(d->to);
@@ -298,7 +318,12 @@ smtp_dlv_done(void *arg)
 	size_t			 i, tmp = 0, perm = 0;
 	char			 result[256];
 
-	for (i = 0; i < d->n; i++) {
+	/* The outbound queue failed: one temporary failure for all. */
+	if (d->qrc == -1) {
+		tmp++;
+		err = "outbound queue failure";
+	}
+	for (i = 0; i < d->n && d->qrc == 0; i++) {
 		if (d->rcpts[i].result == 0)
 			continue;
 		if (err == NULL)
@@ -328,6 +353,22 @@ smtp_dlv_done(void *arg)
 		smtp_resume(s);
 	}
 	smtp_dlv_free(d);
+}
+
+/* [loop] The remote copy is durable in the queue (or not): now local. */
+static void
+smtp_dlv_queued(void *arg, int rc, const char *error)
+{
+	struct smtp_dlv	*d = arg;
+
+	d->qrc = rc;
+	if (rc == -1 || d->n == 0) {
+		smtp_dlv_done(d);
+		return;
+	}
+	/* lda_deliver is store_deliver with each account's Sieve script. */
+	lda_deliver(loop_shared()->store, d->msg, d->from, d->rcpts, d->n,
+	    smtp_dlv_done, d);
 }
 
 static bool
@@ -389,6 +430,24 @@ smtp_deliver(struct smtp_session *s, const struct buf *add)
 			d->n++;
 		}
 	}
+	/* Remote targets (forwards, relayed submission): one queue entry. */
+	for (i = 0; i < tx->nrcpts; i++) {
+		for (j = 0; j < tx->rcpts[i].nremote; j++) {
+			d->qr = xreallocarray(d->qr, d->nq + 1, sizeof(*d->qr));
+			d->qr[d->nq].addr = xstrdup(tx->rcpts[i].remote[j]);
+			d->qr[d->nq].notify = tx->rcpts[i].notify;
+			d->qr[d->nq].orcpt = NULL;
+			d->nq++;
+		}
+	}
+	if (d->nq > 0) {
+		smtp_received(s, &b, d->nq == 1 ? d->qr[0].addr : NULL, date);
+		if (add->len > 0)
+			buf_append(&b, add->data, add->len);
+		d->qprepend = buf_steal(&b, &len);
+		d->qflags = (tx->smtputf8 ? QUEUE_F_SMTPUTF8 : 0) |
+		    (tx->body == SMTP_BODY_8BITMIME ? QUEUE_F_8BITMIME : 0);
+	}
 	buf_free(&b);
 	/* The job owns copies of everything: the tx can go now. */
 	d->msg = tx->msg;
@@ -397,7 +456,7 @@ smtp_deliver(struct smtp_session *s, const struct buf *add)
 	s->dlv = d;
 	smtp_enter(s, SMTP_S_BUSY);
 	conn_read_enable(s->c, false);
-	if (d->n == 0) {
+	if (d->n == 0 && d->nq == 0) {
 		/* Cannot happen: RCPT accepted only local recipients. */
 		d->rcpts[0].result = -1;
 		d->rcpts[0].error = "no local recipient";
@@ -405,8 +464,32 @@ smtp_deliver(struct smtp_session *s, const struct buf *add)
 		smtp_dlv_done(d);
 		return;
 	}
-	store_deliver(loop_shared()->store, d->msg, d->rcpts, d->n,
+	if (d->nq > 0) {
+		/* Remote targets first; the local copies follow. */
+		queue_submit(loop_shared()->queue, d->msg, d->qprepend, d->from,
+		    d->qr, d->nq, d->qflags, smtp_dlv_queued, d);
+		return;
+	}
+	/* lda_deliver is store_deliver with each account's Sieve script. */
+	lda_deliver(loop_shared()->store, d->msg, d->from, d->rcpts, d->n,
 	    smtp_dlv_done, d);
+}
+
+/*
+ * [loop] The filter's header lines (DKIM-Signature or
+ * Authentication-Results, then the session's own) are ready.  The filter
+ * never calls back after filter_free (smtp_tx_free), so s is alive.
+ */
+static void
+smtp_msg_filtered(void *arg, const char *hdrs, size_t len)
+{
+	struct smtp_session	*s = arg;
+	struct buf		 add = BUF_INIT;
+
+	if (len > 0)
+		buf_append(&add, hdrs, len);
+	smtp_deliver(s, &add);
+	buf_free(&add);
 }
 
 /* The message is complete (DATA "." or BDAT LAST). */
@@ -440,6 +523,15 @@ smtp_msg_end(struct smtp_session *s)
 		free(to);
 		buf_free(&add);
 		smtp_tx_free(s);
+		return;
+	}
+	if (tx->filter != NULL) {
+		/* Authentication headers first; smtp_msg_filtered goes on. */
+		smtp_enter(s, SMTP_S_BUSY);
+		conn_read_enable(s->c, false);
+		filter_end(tx->filter, store_msg_path(tx->msg), add.data,
+		    add.len, smtp_msg_filtered, s);
+		buf_free(&add);
 		return;
 	}
 	smtp_deliver(s, &add);

@@ -77,6 +77,15 @@ def tls_ca(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def dkim_keys(tmp_path_factory):
+    """One DKIM key directory for the whole run: keys are generated once
+    (RSA generation under ASan is slow), then reused by every server."""
+    d = tmp_path_factory.mktemp("dkim")
+    os.chmod(d, 0o755)
+    return str(d)
+
+
+@pytest.fixture(scope="session")
 def pw_hashes():
     """Password hashes made by `postern hash-password` (sha512: fast)."""
     cache = {}
@@ -212,7 +221,7 @@ def base_conf(tmp, tls_ca, ports, **over):
 
 
 @pytest.fixture
-def make_server(tmp_path, tls_ca, request):
+def make_server(tmp_path, tls_ca, dkim_keys, request):
     """Factory: make_server(services=[...], tls=True, **conf_overrides)."""
     servers = []
 
@@ -221,6 +230,7 @@ def make_server(tmp_path, tls_ca, request):
         tmp = tmp_path / ("srv%d" % len(servers))
         tmp.mkdir()
         c = base_conf(tmp, tls_ca if tls else None, ports, **over)
+        c.setdefault("dkim", {}).setdefault("key_directory", dkim_keys)
         if conf:
             pconf.merge(c, conf)
         s = Server(tmp, tls_ca if tls else None, c)

@@ -1,0 +1,90 @@
+/*
+ * filter.h - the per-message mail authentication pipeline (DESIGN.md
+ * "filter pipeline"): inbound SPF (RFC 7208) for MAIL FROM and HELO,
+ * DKIM verification (RFC 6376, 8463), DMARC (RFC 7489) and one
+ * Authentication-Results field (RFC 8601); on submission, a
+ * DKIM-Signature for every configured selector of the From domain.
+ *
+ * The SMTP session creates a filter at MAIL (SPF starts at once, its DNS
+ * runs while the client sends the message), hands it the spooled message
+ * at the end of DATA/BDAT and gets back, once, the header lines to put
+ * first in every copy.  DNS goes through loop_shared()->dns; reading the
+ * spool, hashing and RSA/Ed25519 work run on the worker pool.  Every wait
+ * is bounded (FILTER_WAIT_MS): what has not answered by then counts as a
+ * temporary error, so a session never hangs on a slow resolver.
+ *
+ * The generation's signing keys live in gen->ext[FILTER_GEN_DKIM] (a
+ * struct dkim_keyring *, built by main.c; loop.h has no field for it).
+ * [loop] unless noted.
+ */
+#ifndef FILTER_H
+#define FILTER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gen;
+struct sockaddr;
+struct filter;			/* one transaction's authentication (opaque) */
+
+#define FILTER_GEN_DKIM		0	/* gen->ext[] slot of the keyring */
+#define FILTER_WAIT_MS		10000	/* bound on DNS waits after DATA */
+
+enum filter_mode {
+	FILTER_INBOUND = 0,	/* MX: SPF, DKIM verify, DMARC, A-R */
+	FILTER_SUBMISSION	/* authenticated: DKIM sign */
+};
+
+/*
+ * [loop] At MAIL; sid is the session id (logs only).  Inbound: starts the SPF checks of mail_from ("" for
+ * the null sender) and helo from peer.  Returns NULL when there is
+ * nothing to do (submission without any DKIM key, DKIM disabled).  The
+ * filter keeps a reference to g.
+ */
+struct filter	*filter_new(struct gen *g, enum filter_mode, uint64_t sid,
+		    const struct sockaddr *peer, const char *helo,
+		    const char *mail_from);
+
+/*
+ * Called once on the loop thread with the header lines (CRLF, possibly
+ * empty) to prepend to every copy; they include the add lines given to
+ * filter_end (behind the new ones).
+ */
+typedef void	 filter_done_fn(void *arg, const char *hdrs, size_t len);
+
+/*
+ * [loop] The message is complete in spool_path (CRLF).  add/addlen are
+ * the header lines the session will prepend (Date, Message-ID on
+ * submission): they are part of what is signed.  done runs later, never
+ * from inside this call, and never after filter_free.  Inbound, a
+ * forged Authentication-Results field carrying our authserv-id is
+ * removed from the spool file (rewritten in place on a worker).
+ */
+void		 filter_end(struct filter *, const char *spool_path,
+		    const char *add, size_t addlen, filter_done_fn *done,
+		    void *arg);
+/* [loop] Cancels DNS and the callback; a running worker job finishes
+ * on its own and frees what it holds.  Sets *f to NULL. */
+void		 filter_free(struct filter **);
+
+/*
+ * [any] Header helpers (filter_hdr.c), on a CRLF header section of len
+ * bytes.  The RFC5322.From domain (lower case, malloc'd) or NULL when
+ * there is no single From with one usable address (RFC 7489 6.6.1).
+ */
+char		*filter_hdr_from_domain(const char *hdr, size_t len);
+/* True if the Authentication-Results field value val (unfolded or not)
+ * names authserv_id (RFC 8601 2.2: case-insensitive). */
+bool		 filter_hdr_ar_is_ours(const char *val, size_t len,
+		    const char *authserv_id);
+/*
+ * [any] Remove every Authentication-Results field of hdr that names
+ * authserv_id (RFC 8601 5: a border MTA must delete them); returns the
+ * new length (the bytes are moved in place).
+ */
+size_t		 filter_hdr_strip_ar(char *hdr, size_t len,
+		    const char *authserv_id);
+/* [any] Length of the header section including its blank line, or len
+ * when the end was not found. */
+size_t		 filter_hdr_len(const char *msg, size_t len);
+#endif
