@@ -9,6 +9,7 @@
  * Closing is deferred to a reaper event so that no session is freed while
  * one of its own functions is on the stack.
  */
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -347,6 +348,16 @@ struct evbuffer *
 conn_input(struct conn *c)
 {
 	return bufferevent_get_input(c->bev);
+}
+
+size_t
+conn_kernel_pending(const struct conn *c)
+{
+	int	 n = 0;
+
+	if (ioctl(c->fd, FIONREAD, &n) == -1 || n < 0)
+		return 0;
+	return (size_t)n;
 }
 
 size_t

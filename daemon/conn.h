@@ -68,6 +68,8 @@ const char	*conn_local_ip(const struct conn *);
 int		 conn_local_port(const struct conn *);
 
 struct evbuffer	*conn_input(struct conn *);
+/* Bytes received by the kernel and not read yet (plain sockets). */
+size_t		 conn_kernel_pending(const struct conn *);
 size_t		 conn_output_len(struct conn *);
 void		 conn_write(struct conn *, const void *, size_t);
 void		 conn_puts(struct conn *, const char *);

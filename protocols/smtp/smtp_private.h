@@ -82,6 +82,7 @@ struct smtp_session {
 	unsigned		 errors;
 	unsigned		 ntx;		/* transactions, for ids */
 	bool			 shutdown;	/* 421 at the next command */
+	bool			 greeted;	/* the 220 has left our buffer */
 	bool			 skip_line;	/* discarding an over-long line */
 	struct smtp_tx		*tx;		/* NULL outside MAIL..end */
 	/* BDAT chunk being read. */

@@ -670,6 +670,27 @@ smtp_input(void *arg)
 	struct evbuffer		*in;
 	int			 more = 1;
 
+	/*
+	 * A client that talks before the greeting is dropped on port 25 (the
+	 * pre-greeting test of Postfix's postscreen, RFC 5321 3.1: the
+	 * client waits for the 220).  A client can only have seen our 220
+	 * after it left our output buffer, so input that arrives while the
+	 * greeting is still queued here was sent without waiting for it.
+	 */
+	if (!s->greeted && s->svc == SVC_SMTP) {
+		if (conn_output_len(s->c) > 0) {
+			log_info("%016" PRIx64 " smtp pregreet client=%s "
+			    "action=drop", s->id, conn_peer_ip(s->c));
+			evbuffer_drain(conn_input(s->c),
+			    evbuffer_get_length(conn_input(s->c)));
+			smtp_reply(s, 554, "5.5.1", "Protocol error: talked "
+			    "before the greeting");
+			smtp_close(s);
+			return;
+		}
+		s->greeted = true;
+	}
+
 	while (more && !conn_closing(s->c)) {
 		in = conn_input(s->c);
 		switch (s->state) {
@@ -726,11 +747,31 @@ smtp_start(struct conn *c)
 		smtp_sessions = hmap_new();
 	hmap_put(smtp_sessions, &s->id, sizeof(s->id), s);
 	/*
-	 * No pre-greeting "early talker" check: doing it cheaply needs a
-	 * greeting delay, which this loop does not have yet.
+	 * Early talker, first half: bytes already waiting in the socket when
+	 * we greet were sent before any greeting existed.  The second half
+	 * is in smtp_input (input while the 220 is still queued here).
 	 */
+	if (s->svc == SVC_SMTP && conn_kernel_pending(c) > 0) {
+		log_info("%016" PRIx64 " smtp pregreet client=%s action=drop",
+		    s->id, conn_peer_ip(c));
+		conn_printf(c, "554 5.5.1 %s Protocol error: talked before "
+		    "the greeting\r\n", s->conf->fqdn);
+		smtp_enter(s, SMTP_S_CLOSING);
+		conn_close(c);
+		return s;
+	}
 	conn_printf(c, "220 %s ESMTP postern\r\n", s->conf->fqdn);
 	return s;
+}
+
+/* Output left our buffer: the greeting has been written to the socket. */
+static void
+smtp_drained(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	if (!s->greeted && conn_output_len(s->c) == 0)
+		s->greeted = true;
 }
 
 static void
@@ -782,7 +823,7 @@ smtp_free(void *arg)
 	free(s);
 }
 
-#define SMTP_PROTO(n, busy) { n, smtp_start, smtp_input, NULL, smtp_timeout, \
+#define SMTP_PROTO(n, busy) { n, smtp_start, smtp_input, smtp_drained, smtp_timeout, \
 	smtp_shutdown, smtp_tls_ready, smtp_free, busy }
 
 static const struct proto smtp_protos[] = {

@@ -557,3 +557,31 @@ def test_log_line_per_message(srv):
     r.close()
     srv.wait_log("from=<log@remote.example> to=<bob@example.test> size=")
     assert 'result="queued"' in srv.log()
+
+
+def test_pregreet_talker_dropped(make_server):
+    """A client that sends before the 220 is dropped on port 25."""
+    import signal as _signal
+    srv = make_server(services=["smtp", "submission"])
+    # Freeze the daemon so the command is in the socket before it accepts.
+    srv.proc.send_signal(_signal.SIGSTOP)
+    try:
+        early = socket.create_connection(("127.0.0.1", srv.ports["smtp"]), 5)
+        early.sendall(b"EHLO early.example\r\n")
+    finally:
+        srv.proc.send_signal(_signal.SIGCONT)
+    early.settimeout(5)
+    buf = b""
+    while b"554 " not in buf and b"250 " not in buf:
+        chunk = early.recv(4096)        # bounded by the 5 s timeout
+        if not chunk:
+            break
+        buf += chunk
+    lines = buf.split(b"\r\n")
+    assert any(l.startswith(b"554 5.5.1") for l in lines), lines
+    assert not any(l.startswith(b"250") for l in lines), lines
+    early.close()
+    srv.wait_log("smtp pregreet")
+    # A client that waits for the greeting is served as usual.
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=5) as c:
+        assert c.ehlo("patient.example")[0] == 250
