@@ -6,8 +6,12 @@ set -eu
 BUILD="build-essential cmake pkg-config \
  libevent-dev libssl-dev libsasl2-dev libsasl2-modules liblmdb-dev \
  libpcre2-dev libconfig-dev libcrypt-dev zlib1g-dev"
+# Test tools and oracles: real clients and third-party checkers the suites
+# run (swaks, curl, sieve-connect, dkimpy, postsrsd + faketime for the SRS
+# oracle, dnsmasq for test DNS zones, the CPython email corpus).
 TEST="libcmocka-dev python3-pytest clang libclang-rt-14-dev openssl \
- swaks dnsmasq-base python3-dkim procps iproute2 lmdb-utils"
+ swaks curl dnsmasq-base python3-dkim procps iproute2 lmdb-utils \
+ sieve-connect publicsuffix libpython3.11-testsuite postsrsd faketime"
 
 want="$BUILD"
 case "${1:-build}" in
