@@ -232,6 +232,10 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	r->remote = remote;
 	r->nremote = nremote;
 	r->notify = cmd->notify;
+	/* Kept for the delivery status notifications (RFC 3461 4.2). */
+	if (cmd->orcpt[0] != '\0')
+		r->orcpt = xasprintf("%s;%s", cmd->orcpt_type[0] != '\0' ?
+		    cmd->orcpt_type : "rfc822", cmd->orcpt);
 	smtp_reply(s, 250, "2.1.5", "Ok");
 }
 

@@ -47,6 +47,7 @@ struct smtp_rcpt {
 	char			**remote;	/* outbound queue targets */
 	size_t			 nremote;
 	unsigned		 notify;	/* RFC 3461 NOTIFY, for the queue */
+	char			*orcpt;		/* RFC 3461 ORCPT "type;addr" or NULL */
 };
 
 /* One mail transaction: MAIL .. end of DATA/BDAT or RSET. */

@@ -151,6 +151,7 @@ smtp_tx_free(struct smtp_session *s)
 		return;
 	for (i = 0; i < tx->nrcpts; i++) {
 		free(tx->rcpts[i].addr);
+		free(tx->rcpts[i].orcpt);
 		route_result_clear(&tx->rcpts[i].route);
 		for (j = 0; j < tx->rcpts[i].nremote; j++)
 			free(tx->rcpts[i].remote[j]);
@@ -291,8 +292,10 @@ smtp_dlv_free(struct smtp_dlv *d)
 	free(d->account);
 	free(d->folder);
 	free(d->rcpts);
-	for (i = 0; i < d->nq; i++)
+	for (i = 0; i < d->nq; i++) {
 		free((char *)(uintptr_t)d->qr[i].addr);
+		free((char *)(uintptr_t)d->qr[i].orcpt);
+	}
 	free(d->qr);
 	free(d->qprepend);
 	store_msg_free(&d->msg);
@@ -436,7 +439,8 @@ smtp_deliver(struct smtp_session *s, const struct buf *add)
 			d->qr = xreallocarray(d->qr, d->nq + 1, sizeof(*d->qr));
 			d->qr[d->nq].addr = xstrdup(tx->rcpts[i].remote[j]);
 			d->qr[d->nq].notify = tx->rcpts[i].notify;
-			d->qr[d->nq].orcpt = NULL;
+			d->qr[d->nq].orcpt = tx->rcpts[i].orcpt != NULL ?
+			    xstrdup(tx->rcpts[i].orcpt) : NULL;
 			d->nq++;
 		}
 	}

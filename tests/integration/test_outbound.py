@@ -150,14 +150,15 @@ def _srv(make_server, pw_hashes, sink, **over):
     return make_server(services=["smtp", "submission"], conf=conf)
 
 
-def _submit(srv, rcpts, subject=None, sender="alice@example.test"):
+def _submit(srv, rcpts, subject=None, sender="alice@example.test",
+            rcpt_options=()):
     subject = subject or "t-" + uuid.uuid4().hex
     msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nhello\r\n.dot line\r\n"
            % (sender, rcpts[0], subject))
     with smtplib.SMTP("127.0.0.1", srv.ports["submission"], timeout=10) as c:
         c.starttls(context=srv.ssl_context())
         c.login("alice@example.test", "secret")
-        c.sendmail(sender, rcpts, msg)
+        c.sendmail(sender, rcpts, msg, rcpt_options=list(rcpt_options))
     return subject
 
 
@@ -249,6 +250,18 @@ def test_bounce_after_5xx(make_server, pw_hashes, sink_factory):
     # The accepted recipient was not sent twice.
     time.sleep(0.5)
     assert sink.tries["ok@remote.example"] == 1
+
+
+def test_bounce_keeps_orcpt(make_server, pw_hashes, sink_factory):
+    """RFC 3461 4.2: the ORCPT given at RCPT reaches the bounce."""
+    sink = sink_factory(policy=lambda addr, n: "550 5.1.1 no such user")
+    srv = _srv(make_server, pw_hashes, sink)
+    _submit(srv, ["gone@remote.example"],
+            rcpt_options=["ORCPT=rfc822;Original+2Btag@remote.example"])  # xtext
+    f = _dsn_fields(_wait_bounce(srv, "alice@example.test"))
+    assert f[0]["final-recipient"] == "rfc822; gone@remote.example"
+    assert f[0]["original-recipient"].replace(" ", "") == \
+        "rfc822;Original+tag@remote.example"
 
 
 def test_bounce_after_lifetime(make_server, pw_hashes, sink_factory):
