@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -208,6 +209,15 @@ conn_accept(enum conn_svc svc, int fd, const struct sockaddr *sa, socklen_t sale
 	SSL			*ssl;
 
 	conn_addr_str(sa, ip, sizeof(ip), &port);
+	/*
+	 * Replies are written in pieces (a tagged line after untagged ones,
+	 * a RETR header then the body); with Nagle's algorithm and the
+	 * client's delayed ACK each such exchange stalls about 40 ms.
+	 */
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (p == NULL || loop_stopping()) {
 		close(fd);
 		return;

@@ -11,7 +11,8 @@ BUILD="build-essential cmake pkg-config \
 # oracle, dnsmasq for test DNS zones, the CPython email corpus).
 TEST="libcmocka-dev python3-pytest clang libclang-rt-14-dev openssl \
  swaks curl dnsmasq-base python3-dkim procps iproute2 lmdb-utils \
- sieve-connect publicsuffix libpython3.11-testsuite postsrsd faketime"
+ sieve-connect publicsuffix libpython3.11-testsuite postsrsd faketime \
+ isync offlineimap3 fetchmail getmail6 neomutt"
 
 want="$BUILD"
 case "${1:-build}" in

@@ -135,7 +135,7 @@ msv_parse_line(struct msv_cmd *cmd, const char *line, size_t len,
     uint64_t *lit_r)
 {
 	size_t		 p = 0, q, lstart;
-	uint64_t	 n;
+	uint64_t	 n = 0;	/* set by msv_trailing_literal when t == 1 */
 	int		 t;
 	bool		 first = false;
 
