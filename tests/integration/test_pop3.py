@@ -421,3 +421,60 @@ def test_autologout_closes_silently_and_keeps_mail(make_server, pw_hashes):
     r.s.settimeout(10)
     assert r.s.recv(100) == b""
     assert len(files(srv)) == 1
+
+
+def test_uidl_stable_across_reindex(srv):
+    """Clients that leave mail on the server must not download it again
+    after the index is rebuilt from the Maildir."""
+    import shutil
+    from conftest import BIN
+    for i in range(3):
+        deliver(srv, "r%d" % i)
+    p = pop3s(srv)
+    before = p.uidl()[1]
+    p.quit()
+    assert srv.stop() == 0
+    shutil.rmtree(srv.state_dir / "index.lmdb")
+    r = subprocess.run([BIN, "reindex", "-c", str(srv.conf_path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    srv.start()
+    p = pop3s(srv)
+    assert p.uidl()[1] == before
+    p.quit()
+
+
+def test_pop3_and_imap_on_one_mailbox(make_server, pw_hashes):
+    """A message expunged over IMAP while a POP3 session holds its
+    snapshot: RETR answers -ERR for it, the others are served, QUIT works,
+    and nothing else is lost."""
+    import imaplib
+    s = make_server(services=["smtp", "pop3s", "imaps"], conf={
+        "accounts": [{"name": USER, "hashed_password": pw_hashes(PW)}]})
+    for i in range(4):
+        deliver(s, "both%d" % i)
+    p = pop3s(s)
+    assert p.stat()[0] == 4
+    im = imaplib.IMAP4_SSL("127.0.0.1", s.ports["imaps"],
+                           ssl_context=s.ssl_context())
+    im.login(USER, PW)
+    im.select("INBOX")
+    im.store("1", "+FLAGS", "\\Deleted")
+    im.expunge()
+    im.logout()
+    # Message 1 of the POP3 snapshot is gone: a clean -ERR, not a crash.
+    with pytest.raises(poplib.error_proto):
+        p.retr(1)
+    for n in (2, 3, 4):
+        resp, lines, _ = p.retr(n)
+        assert resp.startswith(b"+OK")
+        assert any(b"Subject: both" in l for l in lines)
+    p.dele(2)
+    assert p.quit().startswith(b"+OK")
+    p = pop3s(s)
+    assert p.stat()[0] == 2                  # 4 - IMAP expunge - POP3 DELE
+    subjects = []
+    for n in (1, 2):
+        subjects += [l for l in p.retr(n)[1] if l.startswith(b"Subject:")]
+    p.quit()
+    assert sorted(subjects) == [b"Subject: both2", b"Subject: both3"]
