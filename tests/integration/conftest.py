@@ -36,12 +36,31 @@ os.environ.setdefault("ASAN_OPTIONS",
 os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 
 
+_ports_given = set()
+
+
+def free_ports(n):
+    """n distinct free loopback ports.  The sockets stay bound until all
+    are chosen (so the kernel cannot hand out the same one twice), and a
+    port is never given twice in one run."""
+    held, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            port = s.getsockname()[1]
+            if port not in _ports_given:
+                _ports_given.add(port)
+                ports.append(port)
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_ports(1)[0]
 
 
 def closed_port():
@@ -226,7 +245,7 @@ def make_server(tmp_path, tls_ca, dkim_keys, request):
     servers = []
 
     def make(services=SERVICES, tls=True, start=True, conf=None, **over):
-        ports = {name: free_port() for name in services}
+        ports = dict(zip(services, free_ports(len(services))))
         tmp = tmp_path / ("srv%d" % len(servers))
         tmp.mkdir()
         c = base_conf(tmp, tls_ca if tls else None, ports, **over)
