@@ -13,4 +13,5 @@ int	 cmd_queue(int, char **);	/* postern queue list|show|flush|delete|bounce */
 int	 cmd_account(int, char **);	/* postern account add|passwd|del|list|show */
 int	 cmd_dkim(int, char **);	/* postern dkim show [DOMAIN] */
 int	 cmd_dns(int, char **);		/* postern dns [DOMAIN] */
+int	 cmd_backup(int, char **);	/* postern backup [-c FILE] [--with-mail] DEST */
 #endif

@@ -34,6 +34,7 @@
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "managesieve.h"
 #include "pop3.h"
 #include "queue.h"
@@ -79,6 +80,8 @@ static const struct {
 	  "show DKIM selectors, keys and their DNS records" },
 	{ "dns", cmd_dns, "dns [DOMAIN]",
 	  "print every DNS record to publish (MX, SPF, DKIM, DMARC, MTA-STS)" },
+	{ "backup", cmd_backup, "backup [-c FILE] [--with-mail] DEST",
+	  "hot copy of index, queue and keys while the daemon runs" },
 	{ "version", main_version, "version", "print the version" },
 	{ "help", main_help, "help [COMMAND]", "show this help" },
 };
@@ -443,6 +446,7 @@ main_serve(int argc, char **argv)
 	    POSTERN_VERSION, used ? used : "(embedded default)", listen_count(),
 	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	notify_ready();			/* systemd Type=notify */
 
 	rc = loop_run();
 
