@@ -18,8 +18,12 @@
  *
  * Delivery (lda_deliver.c): lda_deliver() is store_deliver() with Sieve
  * in front: it runs the scripts on a worker, turns each store_rcpt into
- * 0..n store_rcpts, submits redirects to the outbound queue, and calls
- * the caller's done with every original rcpt's result filled in.
+ * 0..n store_rcpts, creates fileinto :create folders, submits redirects,
+ * vacation replies and rejection reports to the outbound queue, and
+ * calls the caller's done with every original rcpt's result filled in.
+ *
+ * Auto-replies (lda_vacation.c): vacation replies and reject reports,
+ * and the vacation response tracking in the index database "vacation".
  *
  * Threads: *_blocking functions run on workers [worker] (they read
  * files); the cache is locked internally.  lda_deliver is [loop].
@@ -97,6 +101,7 @@ char	*lda_script_active_path_blocking(const struct conf *,
 struct lda_dlv {
 	char	*folder;	/* IMAP name; NULL: the recipient's default */
 	char	*flags;		/* "\\Seen $label", or NULL */
+	bool	 create;	/* fileinto :create (RFC 5490 3.2) */
 };
 
 struct lda_result {
@@ -113,8 +118,10 @@ struct lda_result {
 	char		*vac_from;	/* NULL: the recipient */
 	char		*vac_text;
 	char		*vac_handle;
-	uint64_t	 vac_seconds;
+	uint64_t	 vac_seconds;	/* 0: reply every time (RFC 6131) */
 	bool		 vac_mime;
+	char		**vac_addresses; /* :addresses */
+	size_t		 nvac_addresses;
 };
 
 /*
@@ -129,6 +136,33 @@ void	 lda_apply_blocking(const struct conf *, const char *account,
 void	 lda_result_clear(struct lda_result *);
 /* [any] Drop every cached compiled script (reload, exit). */
 void	 lda_cache_clear(void);
+
+/*
+ * Messages Sieve makes itself (lda_vacation.c), as CRLF bytes (malloced,
+ * *len_r) for the caller to queue with the null sender.  [worker]
+ *
+ * lda_vacation_reply_blocking: the vacation reply (RFC 5230, RFC 3834)
+ * of account to env_from for the message in path, or NULL with *why_r
+ * (static) when none may go out: null or program sender, Auto-Submitted,
+ * list or bulk mail, the user not in To/Cc/Bcc, or a reply to this
+ * sender with this handle within the interval.  A reply it returns is
+ * already recorded in the index database "vacation"; if it cannot be
+ * sent after all, lda_vacation_forget_blocking releases the record.
+ */
+struct idx;
+char	*lda_vacation_reply_blocking(const struct conf *, struct idx *,
+	    const char *account, const char *path, const char *env_from,
+	    const struct lda_result *, size_t *len_r, const char **why_r);
+void	 lda_vacation_forget_blocking(struct idx *, const char *account,
+	    const char *handle, const char *sender);
+/*
+ * lda_vacation_reject_blocking: the rejection report (RFC 5429 2.1.1, an
+ * RFC 8098 MDN "deleted") of account for the message in path, to
+ * env_from (never call it for the null sender).
+ */
+char	*lda_vacation_reject_blocking(const struct conf *,
+	    const char *account, const char *path, const char *env_from,
+	    const char *reason, size_t *len_r);
 
 /*
  * [loop] store_deliver() with each recipient's Sieve script in front:

@@ -274,7 +274,7 @@ lda_mailbox_exists(void *arg, const char *mailbox)
 
 static void
 lda_add_dlv(struct lda_result *r, const char *folder, char **flags,
-    size_t nflags)
+    size_t nflags, bool create)
 {
 	struct buf	 b = BUF_INIT;
 	size_t		 i, len;
@@ -284,6 +284,7 @@ lda_add_dlv(struct lda_result *r, const char *folder, char **flags,
 	d = &r->dlv[r->ndlv++];
 	d->folder = folder != NULL ? xstrdup(folder) : NULL;
 	d->flags = NULL;
+	d->create = create && folder != NULL;
 	for (i = 0; i < nflags; i++)
 		buf_printf(&b, "%s%s", i ? " " : "", flags[i]);
 	if (nflags > 0)
@@ -301,7 +302,7 @@ lda_keep(struct lda_result *r)
 		free(r->dlv[i].flags);
 	}
 	r->ndlv = 0;
-	lda_add_dlv(r, NULL, NULL, 0);
+	lda_add_dlv(r, NULL, NULL, 0, false);
 }
 
 /* A failure: forget what the script asked for and keep in INBOX. */
@@ -333,7 +334,7 @@ lda_apply_blocking(const struct conf *conf, const char *account,
 	struct lda_mbox_arg		 mb;
 	char				*error = NULL, *msg = NULL;
 	const char			*e;
-	size_t				 i, n, len = 0;
+	size_t				 i, k, n, len = 0;
 	int				 rc;
 
 	memset(r, 0, sizeof(*r));
@@ -384,10 +385,11 @@ lda_apply_blocking(const struct conf *conf, const char *account,
 		a = sieve_result_action(res, i);
 		switch (a->kind) {
 		case SIEVE_ACT_KEEP:
-			lda_add_dlv(r, NULL, a->flags, a->n_flags);
+			lda_add_dlv(r, NULL, a->flags, a->n_flags, false);
 			break;
 		case SIEVE_ACT_FILEINTO:
-			lda_add_dlv(r, a->target, a->flags, a->n_flags);
+			lda_add_dlv(r, a->target, a->flags, a->n_flags,
+			    a->create);
 			break;
 		case SIEVE_ACT_REDIRECT:
 			r->redirect = xreallocarray(r->redirect,
@@ -408,6 +410,11 @@ lda_apply_blocking(const struct conf *conf, const char *account,
 			    a->handle : "");
 			r->vac_seconds = a->seconds;
 			r->vac_mime = a->mime;
+			r->vac_addresses = xcalloc(a->n_addresses + 1,
+			    sizeof(*r->vac_addresses));
+			for (k = 0; k < a->n_addresses; k++)
+				r->vac_addresses[k] = xstrdup(a->addresses[k]);
+			r->nvac_addresses = a->n_addresses;
 			break;
 		case SIEVE_ACT_DISCARD:
 		default:
@@ -436,5 +443,8 @@ lda_result_clear(struct lda_result *r)
 	free(r->vac_from);
 	free(r->vac_text);
 	free(r->vac_handle);
+	for (i = 0; i < r->nvac_addresses; i++)
+		free(r->vac_addresses[i]);
+	free(r->vac_addresses);
 	memset(r, 0, sizeof(*r));
 }
