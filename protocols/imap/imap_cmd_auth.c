@@ -5,13 +5,14 @@
  * cache; failures are throttled per client address.  Plain-text logins
  * are refused before TLS (LOGINDISABLED, RFC 9051 6.2.3 / 11.1).
  *
- * Owns struct imap_auth_job: one LOGIN check or one SASL exchange.
- * While a step runs on a worker the job is in flight and its completion
- * finds the session by id (gone: the job frees itself); between SASL
- * steps the session holds it.  The job keeps a reference to the config
- * generation so the account table outlives a reload.
+ * Owns struct imap_auth_job: the session's handle on its login job
+ * (auth_job.h: one LOGIN check or one SASL exchange), which runs each
+ * step on a worker and calls imap_auth_done(); that finds the session by
+ * id.  A session that goes away frees its job at once, even while a step
+ * runs (auth_job then frees it when the step returns).
  *
- * Threads: imap_auth_run() and the checker [worker]; the rest [loop].
+ * Threads: everything here [loop]; the steps run on workers inside
+ * auth_job.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,121 +25,37 @@
 #include <event2/event.h>
 
 #include "auth.h"
+#include "auth_job.h"
 #include "buf.h"
 #include "conf.h"
 #include "conn.h"
 #include "imap_private.h"
 #include "log.h"
 #include "loop.h"
-#include "work.h"
 #include "xmalloc.h"
 
+/* The session's handle on its login job (imap_private.h names it). */
 struct imap_auth_job {
-	uint64_t		 sid;
-	struct gen		*gen;		/* reference: auth db */
-	struct auth_cache	*cache;
-	struct auth_sasl	*sasl;		/* NULL for LOGIN */
-	char			 mech[16];
-	bool			 start;
-	bool			 has_resp;
-	char			*resp;		/* SASL response or password */
-	size_t			 resp_len;
-	char			*login;		/* LOGIN only */
-	time_t			 now;
-	/* results */
-	enum auth_sasl_result	 res;
-	char			*user;		/* canonical login (LOGIN) */
-	char			*challenge;
-	size_t			 challenge_len;
+	struct auth_job		*job;
 };
 
-static time_t
-imap_auth_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
-static void
-imap_auth_job_free(struct imap_auth_job *j)
-{
-	if (j == NULL)
-		return;
-	auth_sasl_free(&j->sasl);
-	if (j->resp != NULL) {
-		explicit_bzero(j->resp, j->resp_len);
-		free(j->resp);
-	}
-	free(j->login);
-	free(j->user);
-	free(j->challenge);
-	gen_unref(&j->gen);
-	free(j);
-}
-
+/* [loop] Drop the exchange; a step still running is freed by auth_job. */
 void
 imap_auth_free(struct imap_session *s)
 {
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	s->delay_ev = NULL;
-	/* A job in flight (BUSY) finds the session gone and frees itself. */
-	if (s->auth != NULL && s->mode != IMAP_M_BUSY)
-		imap_auth_job_free(s->auth);
-	s->auth = NULL;
+	if (s->auth != NULL) {
+		auth_job_free(&s->auth->job);
+		xfree(s->auth);
+	}
 }
 
-static bool
-imap_auth_check(void *arg, const char *login, const char *password,
-    const char **canonical_r)
+static const char *
+imap_auth_mech(const struct auth_job *job)
 {
-	struct imap_auth_job	*j = arg;
-
-	if (j->gen->auth == NULL)
-		return false;
-	return auth_db_check_cached_blocking(j->gen->auth, j->cache, login,
-	    password, j->now, canonical_r);
-}
-
-/* [worker] */
-static void
-imap_auth_run(void *arg)
-{
-	struct imap_auth_job	*j = arg;
-	const char		*ch = NULL, *canon = NULL;
-	size_t			 chlen = 0;
-
-	if (j->sasl == NULL) {
-		j->res = AUTH_SASL_FAIL;
-		if (strlen(j->login) <= AUTH_LOGIN_MAX &&
-		    j->resp_len <= AUTH_PASSWORD_MAX &&
-		    memchr(j->resp, '\0', j->resp_len) == NULL &&
-		    imap_auth_check(j, j->login, j->resp, &canon)) {
-			j->res = AUTH_SASL_OK;
-			j->user = xstrdup(canon != NULL ? canon : j->login);
-		}
-	} else if (j->start)
-		j->res = auth_sasl_start_blocking(j->sasl, j->mech,
-		    j->has_resp ? (j->resp != NULL ? j->resp : "") : NULL,
-		    j->resp_len, &ch, &chlen);
-	else
-		j->res = auth_sasl_step_blocking(j->sasl, j->resp, j->resp_len,
-		    &ch, &chlen);
-	if (j->resp != NULL) {
-		explicit_bzero(j->resp, j->resp_len);
-		xfree(j->resp);
-	}
-	j->resp_len = 0;
-	free(j->challenge);
-	j->challenge = NULL;
-	if (j->res == AUTH_SASL_CONTINUE) {
-		j->challenge = xmalloc(chlen + 1);
-		memcpy(j->challenge, ch != NULL ? ch : "", chlen);
-		j->challenge[chlen] = '\0';
-		j->challenge_len = chlen;
-	}
+	return auth_job_mech(job) != NULL ? auth_job_mech(job) : "LOGIN-CMD";
 }
 
 static void
@@ -154,25 +71,22 @@ imap_auth_delayed(evutil_socket_t fd, short what, void *arg)
 	imap_cmd_finish(s);
 }
 
+/* [loop] A step of s->auth finished. */
 static void
-imap_auth_done(void *arg)
+imap_auth_done(uint64_t sid, struct auth_job *job, enum auth_sasl_result res)
 {
-	struct imap_auth_job	*j = arg;
-	struct imap_session	*s = imap_session_lookup(j->sid);
-	struct auth_throttle	*th = loop_shared()->auth_throttle;
-	const struct sockaddr	*sa;
+	struct imap_session	*s = imap_session_lookup(sid);
+	struct imap_auth_job	*a;
 	struct timeval		 tv;
 	char			*b64;
 	int			 ms;
 
-	if (s == NULL || s->auth != j) {
-		imap_auth_job_free(j);
+	/* Closing: imap_auth_free() frees the job with the session. */
+	if (s == NULL || s->auth == NULL || s->auth->job != job)
 		return;
-	}
-	sa = conn_peer_sa(s->c);
-	switch (j->res) {
+	switch (res) {
 	case AUTH_SASL_CONTINUE:
-		b64 = auth_b64_encode(j->challenge, j->challenge_len);
+		b64 = auth_job_challenge_b64(job);
 		conn_printf(s->c, "+ %s\r\n", b64);
 		free(b64);
 		s->mode = IMAP_M_SASL;
@@ -180,25 +94,20 @@ imap_auth_done(void *arg)
 		imap_resume(s);
 		return;
 	case AUTH_SASL_OK:
-		if (th != NULL)
-			auth_throttle_success(th, sa);
+		auth_job_succeeded(conn_peer_sa(s->c));
+		a = s->auth;
 		s->auth = NULL;
-		imap_logged_in(s, j->sasl != NULL ? auth_sasl_user(j->sasl) :
-		    j->user);
+		imap_logged_in(s, auth_job_user(job));
 		log_info("%016" PRIx64 " imap login user=%s mech=%s", s->id,
-		    s->user, j->mech);
-		imap_auth_job_free(j);
+		    s->user, imap_auth_mech(job));
+		auth_job_free(&a->job);
+		free(a);
 		return;		/* imap_login_ready answers */
 	case AUTH_SASL_FAIL:
 		log_info("%016" PRIx64 " imap login failed mech=%s client=%s",
-		    s->id, j->mech, conn_peer_ip(s->c));
-		s->auth = NULL;
-		imap_auth_job_free(j);
-		ms = 0;
-		if (th != NULL) {
-			auth_throttle_fail(th, sa, imap_auth_now());
-			ms = auth_throttle_delay_ms(th, sa, imap_auth_now());
-		}
+		    s->id, imap_auth_mech(job), conn_peer_ip(s->c));
+		imap_auth_free(s);
+		ms = auth_job_failed(conn_peer_sa(s->c));
 		if (ms > 0) {
 			s->mode = IMAP_M_BUSY;
 			s->delay_ev = evtimer_new(loop_base(),
@@ -214,9 +123,8 @@ imap_auth_done(void *arg)
 	case AUTH_SASL_ERROR:
 	default:
 		log_err("%016" PRIx64 " imap auth error mech=%s", s->id,
-		    j->mech);
-		s->auth = NULL;
-		imap_auth_job_free(j);
+		    imap_auth_mech(job));
+		imap_auth_free(s);
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary authentication "
 		    "failure");
 		break;
@@ -225,21 +133,10 @@ imap_auth_done(void *arg)
 	imap_cmd_finish(s);
 }
 
-static void
-imap_auth_submit(struct imap_session *s)
-{
-	s->auth->now = imap_auth_now();
-	imap_busy(s);
-	work_submit(imap_auth_run, imap_auth_done, s->auth);
-}
-
 static bool
 imap_auth_refused(struct imap_session *s)
 {
-	struct auth_throttle	*th = loop_shared()->auth_throttle;
-
-	if (th != NULL && auth_throttle_delay_ms(th, conn_peer_sa(s->c),
-	    imap_auth_now()) == AUTH_THROTTLE_REFUSE) {
+	if (auth_job_refused(conn_peer_sa(s->c))) {
 		imap_tagged(s, "NO", "[UNAVAILABLE] Too many failed logins, "
 		    "try again later");
 		return true;
@@ -248,26 +145,23 @@ imap_auth_refused(struct imap_session *s)
 }
 
 static struct imap_auth_job *
-imap_auth_job_new(struct imap_session *s, const char *mech)
+imap_auth_new(struct imap_session *s)
 {
-	struct imap_auth_job	*j = xcalloc(1, sizeof(*j));
+	struct imap_auth_job	*a = xcalloc(1, sizeof(*a));
 
-	j->sid = s->id;
-	j->gen = gen_ref(conn_gen(s->c));
-	j->cache = loop_shared()->auth_cache;
-	j->start = true;
-	snprintf(j->mech, sizeof(j->mech), "%s", mech);
-	return j;
+	a->job = auth_job_new(s->id, conn_gen(s->c), "imap",
+	    conn_local_ip(s->c), conn_local_port(s->c), conn_peer_ip(s->c),
+	    conn_peer_port(s->c), imap_auth_done);
+	return a;
 }
 
 void
 imap_cmd_login(struct imap_session *s, struct imap_cmd *cmd)
 {
-	struct imap_auth_job	*j;
 	const char		*user, *pass;
 	size_t			 ulen, plen;
 
-	if (!conn_tls(s->c)) {
+	if (!imap_secured(s)) {
 		/* RFC 9051 6.2.3: LOGINDISABLED until STARTTLS. */
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
 		return;
@@ -279,14 +173,9 @@ imap_cmd_login(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	if (imap_auth_refused(s))
 		return;
-	j = imap_auth_job_new(s, "LOGIN-CMD");
-	j->login = xstrndup(user, ulen);
-	j->resp = xmalloc(plen + 1);
-	memcpy(j->resp, pass, plen);
-	j->resp[plen] = '\0';
-	j->resp_len = plen;
-	s->auth = j;
-	imap_auth_submit(s);
+	s->auth = imap_auth_new(s);
+	auth_job_plain(s->auth->job, user, ulen, pass, plen);
+	imap_busy(s);
 }
 
 static int
@@ -306,10 +195,10 @@ imap_auth_decode(const char *in, size_t len, char **out_r, size_t *len_r)
 void
 imap_cmd_authenticate(struct imap_session *s, struct imap_cmd *cmd)
 {
-	struct imap_auth_job	*j;
+	struct imap_auth_job	*a;
 	const char		*mech, *ir = NULL, *err;
-	size_t			 mlen, irlen = 0;
-	char			 lip[80], rip[80];
+	size_t			 mlen, irlen = 0, resp_len = 0;
+	char			*resp = NULL;
 
 	if (cmd->nargs < 1 || cmd->nargs > 2 ||
 	    !imap_arg_astring(&cmd->args[0], &mech, &mlen) ||
@@ -318,7 +207,7 @@ imap_cmd_authenticate(struct imap_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, "BAD", "AUTHENTICATE needs a mechanism");
 		return;
 	}
-	if (!conn_tls(s->c)) {
+	if (!imap_secured(s)) {
 		imap_tagged(s, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
 		return;
 	}
@@ -328,42 +217,34 @@ imap_cmd_authenticate(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	if (imap_auth_refused(s))
 		return;
-	j = imap_auth_job_new(s, mech);
-	if (ir != NULL) {
-		j->has_resp = true;
-		if (imap_auth_decode(ir, irlen, &j->resp, &j->resp_len) == -1) {
-			imap_auth_job_free(j);
-			imap_tagged(s, "BAD", "Cannot decode initial response");
-			return;
-		}
+	if (ir != NULL && imap_auth_decode(ir, irlen, &resp, &resp_len) == -1) {
+		imap_tagged(s, "BAD", "Cannot decode initial response");
+		return;
 	}
-	snprintf(lip, sizeof(lip), "%s:%d", conn_local_ip(s->c),
-	    conn_local_port(s->c));
-	snprintf(rip, sizeof(rip), "%s:%d", conn_peer_ip(s->c),
-	    conn_peer_port(s->c));
-	if (auth_sasl_new("imap", s->conf->fqdn, strchr(lip, ':') ==
-	    strrchr(lip, ':') ? lip : NULL, strchr(rip, ':') ==
-	    strrchr(rip, ':') ? rip : NULL, imap_auth_check, j, &j->sasl,
+	a = imap_auth_new(s);
+	if (auth_job_start(a->job, mech, ir != NULL, resp, resp_len,
 	    &err) == -1) {
 		log_err("%016" PRIx64 " imap auth setup failed error=\"%s\"",
 		    s->id, err);
-		imap_auth_job_free(j);
+		auth_job_free(&a->job);
+		free(a);
 		imap_tagged(s, "NO", "[UNAVAILABLE] Temporary authentication "
 		    "failure");
 		return;
 	}
-	s->auth = j;
-	imap_auth_submit(s);
+	s->auth = a;
+	imap_busy(s);
 }
 
 /* A client response line during AUTHENTICATE (RFC 9051 6.2.2). */
 void
 imap_auth_line(struct imap_session *s, char *line, size_t len)
 {
-	struct imap_auth_job	*j = s->auth;
+	char	*resp;
+	size_t	 resp_len;
 
 	s->mode = IMAP_M_BUSY;
-	if (j == NULL) {
+	if (s->auth == NULL) {
 		imap_cmd_finish(s);
 		return;
 	}
@@ -373,8 +254,7 @@ imap_auth_line(struct imap_session *s, char *line, size_t len)
 		imap_cmd_finish(s);
 		return;
 	}
-	j->start = false;
-	if (imap_auth_decode(line, len, &j->resp, &j->resp_len) == -1) {
+	if (imap_auth_decode(line, len, &resp, &resp_len) == -1) {
 		explicit_bzero(line, len);
 		imap_auth_free(s);
 		imap_tagged(s, "BAD", "Cannot decode response");
@@ -382,7 +262,8 @@ imap_auth_line(struct imap_session *s, char *line, size_t len)
 		return;
 	}
 	explicit_bzero(line, len);
-	imap_auth_submit(s);
+	auth_job_step(s->auth->job, resp, resp_len);
+	imap_busy(s);
 }
 
 void

@@ -110,10 +110,7 @@ imap_cmd_copy_move(struct imap_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
 		return;
 	}
-	if (cmd->args[0].type == IMAP_ARG_ATOM &&
-	    strcmp(cmd->args[0].str, "$") == 0)
-		imap_cmd_search_saved(s, &uids, &n);
-	else if ((r = imap_view_uids(s, &cmd->args[0], cmd->uid, &uids,
+	if ((r = imap_view_uids(s, &cmd->args[0], cmd->uid, &uids,
 	    &n)) < 0) {
 		imap_tagged(s, "BAD", "%s", r == -2 ?
 		    "Message sequence number out of range" :

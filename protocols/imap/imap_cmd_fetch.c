@@ -14,10 +14,16 @@
  * IMAP_OUT_HIGH bytes wait to be sent; proto->drained resumes it, so a
  * FETCH 1:* of a large mailbox never holds it all in memory.
  *
- * XXX The message file is read on the loop thread (a page-cache read of
- * one message at a time); moving it to a worker is future work.
+ * Message files are never read on the loop thread (DESIGN.md): when a
+ * message needs its file (a body section, BINARY, BODY, or ENVELOPE /
+ * BODYSTRUCTURE missing from the cache), one job finds, reads and MIME
+ * parses it on a worker (struct imap_fload); its completion builds and
+ * writes that message's response on the loop and goes on with the next.
+ * One message is in flight at a time, so responses keep their order and
+ * the IMAP_OUT_HIGH pause still applies between messages.
  *
- * Owns struct imap_fetch (one running FETCH).  [loop]
+ * Owns struct imap_fetch (one running FETCH) and struct imap_fload.
+ * Threads: imap_fload_run() [worker], the rest [loop].
  */
 #include <sys/stat.h>
 
@@ -38,9 +44,18 @@
 #include "log.h"
 #include "mime.h"
 #include "store.h"
+#include "work.h"
 #include "xmalloc.h"
 
 #define IMAP_FETCH_FILE_MAX	(256ULL * 1024 * 1024)
+
+/* One message file, read and parsed on a worker. */
+struct imap_fmsg {
+	char		*data;
+	size_t		 len;
+	struct mime_msg	*mm;
+	bool		 tried;
+};
 
 struct imap_fetch {
 	struct imap_fetchatt	*fa;
@@ -48,7 +63,23 @@ struct imap_fetch {
 	size_t			 n, pos;
 	uint32_t		*seen;		/* UIDs to mark \Seen */
 	size_t			 nseen;
+	bool			 body;		/* every message needs its file */
+	bool			 loading;	/* an imap_fload is in flight */
+	struct imap_fmsg	 next;		/* uids[pos], when loaded */
 };
+
+/* One message file to read on a worker for FETCH. */
+struct imap_fload {
+	uint64_t		 sid;
+	struct store		*store;
+	char			*user;
+	char			*mbox;
+	uint32_t		 uid;
+	struct imap_fmsg	 m;
+};
+
+static void	imap_fmsg_free(struct imap_fmsg *);
+static void	imap_fetch_run(struct imap_session *);
 
 void
 imap_fetch_free(struct imap_session *s)
@@ -58,22 +89,26 @@ imap_fetch_free(struct imap_session *s)
 	if (f == NULL)
 		return;
 	imap_fetchatt_free(&f->fa);
+	imap_fmsg_free(&f->next);
 	free(f->uids);
 	free(f->seen);
 	free(f);
 	s->fetch = NULL;
 }
 
-/* One message file, read and parsed on first use. */
-struct imap_fmsg {
-	char		*data;
-	size_t		 len;
-	struct mime_msg	*mm;
-	bool		 tried;
-};
-
+/* [loop] The file was read by imap_fload_run(), or could not be. */
 static int
 imap_fmsg_load(struct imap_session *s, uint32_t uid, struct imap_fmsg *m)
+{
+	(void)s;
+	(void)uid;
+	return m->tried && m->mm != NULL ? 0 : -1;
+}
+
+/* [worker] Find, read and parse message uid. */
+static void
+imap_fmsg_read_blocking(struct store *store, const char *user,
+    const char *mbox, uint32_t uid, struct imap_fmsg *m)
 {
 	struct stat	 st;
 	const char	*err = NULL;
@@ -82,19 +117,17 @@ imap_fmsg_load(struct imap_session *s, uint32_t uid, struct imap_fmsg *m)
 	size_t		 off = 0;
 	int		 fd;
 
-	if (m->tried)
-		return m->mm != NULL ? 0 : -1;
 	m->tried = true;
-	if (store_msg_open_path_blocking(s->store, s->user, s->mbox, uid,
-	    &path, &err) != 1)
-		return -1;
+	if (store_msg_open_path_blocking(store, user, mbox, uid, &path,
+	    &err) != 1)
+		return;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	free(path);
 	if (fd == -1)
-		return -1;
+		return;
 	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size > IMAP_FETCH_FILE_MAX) {
 		close(fd);
-		return -1;
+		return;
 	}
 	m->data = xmalloc((size_t)st.st_size + 1);
 	while (off < (size_t)st.st_size && (r = read(fd, m->data + off,
@@ -104,7 +137,86 @@ imap_fmsg_load(struct imap_session *s, uint32_t uid, struct imap_fmsg *m)
 	m->len = off;
 	m->data[off] = '\0';
 	m->mm = mime_parse(m->data, m->len, NULL);
-	return 0;
+}
+
+static void
+imap_fload_free(struct imap_fload *l)
+{
+	imap_fmsg_free(&l->m);
+	free(l->user);
+	free(l->mbox);
+	free(l);
+}
+
+/* [worker] */
+static void
+imap_fload_run(void *arg)
+{
+	struct imap_fload	*l = arg;
+
+	imap_fmsg_read_blocking(l->store, l->user, l->mbox, l->uid, &l->m);
+}
+
+/* [loop] Hand the message to the FETCH and go on with it. */
+static void
+imap_fload_done(void *arg)
+{
+	struct imap_fload	*l = arg;
+	struct imap_session	*s = imap_session_lookup(l->sid);
+	struct imap_fetch	*f;
+
+	if (s == NULL || (f = s->fetch) == NULL || !f->loading ||
+	    f->pos >= f->n || f->uids[f->pos] != l->uid) {
+		imap_fload_free(l);
+		return;
+	}
+	f->loading = false;
+	imap_fmsg_free(&f->next);
+	f->next = l->m;
+	memset(&l->m, 0, sizeof(l->m));
+	imap_fload_free(l);
+	/* Output above the mark: proto->drained resumes. */
+	if (conn_output_len(s->c) < IMAP_OUT_HIGH)
+		imap_fetch_run(s);
+}
+
+static void
+imap_fload_submit(struct imap_session *s, uint32_t uid)
+{
+	struct imap_fload	*l = xcalloc(1, sizeof(*l));
+
+	l->sid = s->id;
+	l->store = s->store;
+	l->user = xstrdup(s->user);
+	l->mbox = xstrdup(s->mbox);
+	l->uid = uid;
+	s->fetch->loading = true;
+	work_submit(imap_fload_run, imap_fload_done, l);
+}
+
+/* Does this message need its file for the items asked? */
+static bool
+imap_fetch_wants_file(const struct imap_fetch *f, struct store_view *v,
+    uint32_t uid)
+{
+	const void	*env, *bs;
+	size_t		 envlen, bslen, i;
+	const char	*err;
+	bool		 cached;
+
+	if (f->body)
+		return true;
+	cached = store_view_cache(v, uid, &env, &envlen, &bs, &bslen,
+	    &err) == 1;
+	for (i = 0; i < f->fa->nitems; i++) {
+		if (f->fa->items[i].type == IMAP_FETCH_ENVELOPE &&
+		    !(cached && env != NULL && envlen > 0))
+			return true;
+		if (f->fa->items[i].type == IMAP_FETCH_BODYSTRUCTURE &&
+		    !(cached && bs != NULL && bslen > 0))
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -284,7 +396,7 @@ imap_fetch_date(int64_t t, struct buf *out)
 /* One FETCH response; false if the message is gone. */
 static bool
 imap_fetch_one(struct imap_session *s, struct store_view *v, uint32_t uid,
-    struct buf *out)
+    struct imap_fmsg *loaded, struct buf *out)
 {
 	struct imap_fetch	*f = s->fetch;
 	struct store_msginfo	 mi;
@@ -305,7 +417,8 @@ imap_fetch_one(struct imap_session *s, struct store_view *v, uint32_t uid,
 	/* RFC 7162 3.1.4.1: only what changed after CHANGEDSINCE. */
 	if (f->fa->changedsince_set && mi.modseq <= f->fa->changedsince)
 		return false;
-	memset(&m, 0, sizeof(m));
+	m = *loaded;
+	memset(loaded, 0, sizeof(*loaded));
 	if (f->fa->sets_seen && !s->readonly && !(mi.flags & STORE_F_SEEN)) {
 		setseen = true;
 		mi.flags |= STORE_F_SEEN;
@@ -420,7 +533,10 @@ imap_fetch_run(struct imap_session *s)
 	struct store_view	*v = NULL;
 	struct buf		 out = BUF_INIT;
 	const char		*err;
+	uint32_t		 uid;
 
+	if (f->loading)
+		return;
 	if (store_view_open(s->store, s->user, s->mbox, &v, &err) != 1) {
 		imap_fetch_free(s);
 		imap_tagged(s, "NO", "[SERVERBUG] Mailbox not readable");
@@ -429,13 +545,22 @@ imap_fetch_run(struct imap_session *s)
 	}
 	while (f->pos < f->n && conn_output_len(s->c) < IMAP_OUT_HIGH &&
 	    !conn_closing(s->c)) {
+		uid = f->uids[f->pos];
+		if (!f->next.tried && imap_fetch_wants_file(f, v, uid) &&
+		    imap_view_find(s, uid) >= 0) {
+			/* imap_fload_done continues. */
+			imap_fload_submit(s, uid);
+			break;
+		}
+		f->pos++;
 		buf_reset(&out);
-		if (imap_fetch_one(s, v, f->uids[f->pos++], &out))
+		if (imap_fetch_one(s, v, uid, &f->next, &out))
 			conn_write(s->c, out.data, out.len);
+		imap_fmsg_free(&f->next);
 	}
 	store_view_close(&v);
 	buf_free(&out);
-	if (f->pos < f->n)
+	if (f->pos < f->n || conn_closing(s->c))
 		return;		/* imap_fetch_drained continues */
 	if (f->nseen > 0) {
 		store_mbox_flags(s->store, s->user, s->mbox, f->seen, f->nseen,
@@ -452,7 +577,8 @@ imap_fetch_run(struct imap_session *s)
 void
 imap_fetch_drained(struct imap_session *s)
 {
-	if (s->fetch != NULL && s->fetch->pos < s->fetch->n)
+	if (s->fetch != NULL && !s->fetch->loading &&
+	    s->fetch->pos < s->fetch->n)
 		imap_fetch_run(s);
 }
 
@@ -544,6 +670,20 @@ imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 	f->uids = uids;
 	f->n = n;
 	f->seen = xcalloc(n + 1, sizeof(*f->seen));
+	for (n = 0; n < fa->nitems; n++)
+		switch (fa->items[n].type) {
+		case IMAP_FETCH_RFC822:
+		case IMAP_FETCH_RFC822_HEADER:
+		case IMAP_FETCH_RFC822_TEXT:
+		case IMAP_FETCH_BODY:
+		case IMAP_FETCH_BODY_SECTION:
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE:
+			f->body = true;
+			break;
+		default:
+			break;
+		}
 	s->fetch = f;
 	imap_busy(s);
 	imap_fetch_run(s);

@@ -37,6 +37,8 @@ imap_cmd_idle(struct imap_session *s, struct imap_cmd *cmd)
 		imap_view_refresh(s, true);
 	conn_puts(s->c, "+ idling\r\n");
 	s->mode = IMAP_M_IDLE;
+	/* Thousands of sessions may sit here: keep no parser buffers. */
+	imap_parser_trim(s->parser);
 }
 
 void

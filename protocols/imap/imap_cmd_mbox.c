@@ -386,6 +386,73 @@ imap_cmd_delete(struct imap_session *s, struct imap_cmd *cmd)
 	free(name);
 }
 
+/*
+ * RENAME INBOX (RFC 3501 6.3.5, RFC 9051 6.3.6): every message of INBOX
+ * moves to the new mailbox, which is created; INBOX stays, empty.  A
+ * CREATE job, then the index snapshot of INBOX, then one MOVE job
+ * (store_copy), so messages keep their files, flags and keywords.  Mail
+ * delivered meanwhile stays in INBOX.  s->op holds the target name.
+ */
+static void
+imap_rename_inbox_moved(void *arg, const struct store_copy_result *res)
+{
+	struct imap_session	*s = imap_job_session(arg);
+
+	if (s == NULL)
+		return;
+	if (res->result == 0)
+		imap_tagged(s, "OK", "RENAME completed");
+	else
+		imap_tagged(s, "NO", "%s%s", res->result == -1 ?
+		    "[SERVERBUG] " : "", res->error != NULL ? res->error :
+		    "Failed");
+	if (s->state == IMAP_S_SELECTED && strcmp(s->mbox, "INBOX") == 0)
+		s->changed = true;
+	imap_cmd_finish(s);
+}
+
+static void
+imap_rename_inbox_created(void *arg, int result, const char *error)
+{
+	struct imap_session	*s = imap_job_session(arg);
+	struct store_view	*v = NULL;
+	struct store_msginfo	*list = NULL;
+	const char		*err;
+	uint32_t		*uids;
+	size_t			 n = 0, i;
+
+	if (s == NULL)
+		return;
+	if (result != 0) {
+		imap_tagged(s, "NO", "%s%s", result == -2 ?
+		    "[ALREADYEXISTS] " : "[SERVERBUG] ", error != NULL ?
+		    error : "Cannot create the mailbox");
+		imap_cmd_finish(s);
+		return;
+	}
+	if (store_view_open(s->store, s->user, "INBOX", &v, &err) != 1 ||
+	    store_view_messages(v, &list, &n, &err) == -1) {
+		store_view_close(&v);
+		imap_tagged(s, "NO", "[SERVERBUG] INBOX not readable");
+		imap_cmd_finish(s);
+		return;
+	}
+	store_view_close(&v);
+	if (n == 0) {
+		free(list);
+		imap_tagged(s, "OK", "RENAME completed");
+		imap_cmd_finish(s);
+		return;
+	}
+	uids = xcalloc(n, sizeof(*uids));
+	for (i = 0; i < n; i++)
+		uids[i] = list[i].uid;
+	free(list);
+	store_copy(s->store, s->user, "INBOX", s->op, uids, n, true, NULL,
+	    imap_rename_inbox_moved, imap_job_arg(s));
+	free(uids);
+}
+
 void
 imap_cmd_rename(struct imap_session *s, struct imap_cmd *cmd)
 {
@@ -401,17 +468,23 @@ imap_cmd_rename(struct imap_session *s, struct imap_cmd *cmd)
 		free(from);
 		return;
 	}
-	if (strcmp(from, "INBOX") == 0 || strcmp(to, "INBOX") == 0) {
-		/* RFC 9051 6.3.6 INBOX move: not implemented yet. */
-		imap_tagged(s, "NO", "[CANNOT] Renaming INBOX is not "
-		    "supported");
+	if (strcmp(to, "INBOX") == 0) {
+		/* RFC 9051 6.3.6: the target must not exist; INBOX does. */
+		imap_tagged(s, "NO", "[ALREADYEXISTS] INBOX exists");
+		free(to);
+	} else if (strcmp(from, "INBOX") == 0) {
+		imap_busy(s);
+		s->op = to;
+		s->op_free = free;
+		store_mbox_create(s->store, s->user, to,
+		    imap_rename_inbox_created, imap_job_arg(s));
 	} else {
 		imap_busy(s);
 		store_mbox_rename(s->store, s->user, from, to,
 		    imap_job_done_ok, imap_job_arg(s));
+		free(to);
 	}
 	free(from);
-	free(to);
 }
 
 void

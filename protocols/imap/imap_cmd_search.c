@@ -9,15 +9,20 @@
  * 7.3.4); RETURN (SAVE) keeps the result as "$" (SEARCHRES, RFC 5182)
  * for later SEARCH, FETCH-less COPY/MOVE and SORT commands.
  *
- * The saved result is kept here, keyed by session id, as UIDs with the
- * mailbox and UIDVALIDITY it belongs to, so a result from another
- * mailbox reads as empty (RFC 5182 2.1); entries of sessions that are
- * gone are swept whenever a result is saved.
- * XXX It belongs in struct imap_session, reset by SELECT and freed with
- * the session (imap_cmd_select.c, imap_session.c).
+ * The saved result lives in struct imap_session as ascending UIDs; it
+ * is emptied by SELECT, EXAMINE, CLOSE and UNSELECT (imap_unselect,
+ * RFC 5182 2.1) and freed with the session.
  *
- * XXX Message files are read on the loop thread.  Owns the saved search
- * results.  [loop]
+ * A search whose program reads message files (HEADER, BODY, TEXT) runs
+ * on a worker (struct imap_sjob): the loop takes the view's message data
+ * from the index first, the worker reads the files and evaluates, and
+ * the completion answers on the loop.  A program without such keys is
+ * evaluated on the loop at once.
+ * XXX SORT and THREAD (imap_cmd_search_match) still read files for
+ * HEADER/BODY/TEXT keys on the loop thread.
+ *
+ * Owns struct imap_sjob.  Threads: imap_sjob_run() [worker], the rest
+ * [loop].
  */
 #include <sys/stat.h>
 
@@ -30,121 +35,56 @@
 
 #include "buf.h"
 #include "conn.h"
-#include "hmap.h"
 #include "imap_private.h"
 #include "imap_search.h"
 #include "imap_seqset.h"
 #include "mime.h"
 #include "store.h"
+#include "work.h"
 #include "xmalloc.h"
 
 #define IMAP_SEARCH_DEPTH	32
 #define IMAP_SEARCH_FILE_MAX	(64 * 1024 * 1024)
 
+/*
+ * What evaluating a program needs, copied off the session so that a
+ * worker can run it (the session stays BUSY meanwhile).
+ */
+struct imap_sjob {
+	uint64_t		 sid;
+	struct store		*store;
+	char			*user;
+	char			*mbox;
+	struct imap_search	*se;
+	uint32_t		 nmsgs;		/* "*" for sequence sets */
+	uint32_t		 maxuid;	/* "*" for UID sets */
+	uint32_t		*saved;		/* "$", ascending */
+	size_t			 nsaved;
+	struct store_msginfo	*mi;		/* messages to test */
+	uint32_t		*seq;		/* their sequence numbers */
+	size_t			 n;
+	bool			*hit;		/* results */
+};
+
 struct imap_sctx {
-	struct imap_session	*s;
+	const struct imap_sjob	*j;
 	struct store_msginfo	 mi;
 	uint32_t		 seq;
 	char			*data;		/* message file, lazily */
 	size_t			 len;
 	bool			 loaded;
-	const uint32_t		*saved;		/* "$": saved UIDs, ascending */
-	size_t			 nsaved;
 };
 
-/* RFC 5182: one saved result per session. */
-struct imap_searchres {
-	char		*mbox;
-	uint32_t	 uidvalidity;
-	uint32_t	*uids;		/* ascending */
-	size_t		 n;
-};
-
-static struct hmap	*imap_searchres_map;	/* session id -> result */
-
-static void
-imap_searchres_free(void *p)
-{
-	struct imap_searchres	*r = p;
-
-	if (r == NULL)
-		return;
-	free(r->mbox);
-	free(r->uids);
-	free(r);
-}
-
-struct imap_searchres_sweep {
-	uint64_t	*dead;
-	size_t		 n;
-};
-
-static void
-imap_searchres_find_dead(const void *key, size_t keylen, void *value,
-    void *arg)
-{
-	struct imap_searchres_sweep	*w = arg;
-	uint64_t			 id;
-
-	(void)value;
-	if (keylen != sizeof(id))
-		return;
-	memcpy(&id, key, sizeof(id));
-	if (imap_session_lookup(id) == NULL)
-		w->dead[w->n++] = id;
-}
-
-/* Drop the results of sessions that are gone. */
-static void
-imap_searchres_sweep(void)
-{
-	struct imap_searchres_sweep	 w;
-	size_t				 i;
-
-	if (imap_searchres_map == NULL)
-		return;
-	w.dead = xcalloc(hmap_count(imap_searchres_map) + 1,
-	    sizeof(*w.dead));
-	w.n = 0;
-	hmap_foreach(imap_searchres_map, imap_searchres_find_dead, &w);
-	for (i = 0; i < w.n; i++)
-		imap_searchres_free(hmap_del(imap_searchres_map, &w.dead[i],
-		    sizeof(w.dead[i])));
-	free(w.dead);
-	if (hmap_count(imap_searchres_map) == 0)
-		hmap_free(&imap_searchres_map, NULL);
-}
-
-/* Keep uids (taken over) as the session's "$". */
+/*
+ * Keep uids (taken over) as the session's "$" (RFC 5182 2.1): they
+ * replace the previous result; imap_unselect() empties it.
+ */
 static void
 imap_searchres_save(struct imap_session *s, uint32_t *uids, size_t n)
 {
-	struct imap_searchres	*r = xcalloc(1, sizeof(*r));
-
-	imap_searchres_sweep();
-	r->mbox = xstrdup(s->mbox);
-	r->uidvalidity = s->uidvalidity;
-	r->uids = uids;
-	r->n = n;
-	if (imap_searchres_map == NULL)
-		imap_searchres_map = hmap_new();
-	imap_searchres_free(hmap_put(imap_searchres_map, &s->id,
-	    sizeof(s->id), r));
-}
-
-/* The saved UIDs of this session and mailbox, or none. */
-static const struct imap_searchres *
-imap_searchres_get(const struct imap_session *s)
-{
-	const struct imap_searchres	*r;
-
-	if (imap_searchres_map == NULL || s->mbox == NULL)
-		return NULL;
-	r = hmap_get(imap_searchres_map, &s->id, sizeof(s->id));
-	if (r == NULL || strcmp(r->mbox, s->mbox) != 0 ||
-	    r->uidvalidity != s->uidvalidity)
-		return NULL;
-	return r;
+	free(s->searchres);
+	s->searchres = uids;
+	s->nsearchres = n;
 }
 
 static bool
@@ -168,14 +108,17 @@ void
 imap_cmd_search_saved(struct imap_session *s, uint32_t **uids_r,
     size_t *n_r)
 {
-	const struct imap_searchres	*r = imap_searchres_get(s);
-	uint32_t			*u;
-	size_t				 i, n = 0;
+	uint32_t	*u;
+	size_t		 i, n = 0;
 
-	/* The messages of "$" still in the view, in view order. */
+	/*
+	 * The messages of "$" still in the view, in view order: expunged
+	 * ones drop out (RFC 5182 2.1).
+	 */
 	u = xcalloc(s->nmsgs + 1, sizeof(*u));
-	for (i = 0; r != NULL && i < s->nmsgs; i++)
-		if (imap_searchres_has(r->uids, r->n, s->msgs[i].uid))
+	for (i = 0; i < s->nmsgs; i++)
+		if (imap_searchres_has(s->searchres, s->nsearchres,
+		    s->msgs[i].uid))
 			u[n++] = s->msgs[i].uid;
 	*uids_r = u;
 	*n_r = n;
@@ -194,7 +137,7 @@ imap_sctx_load(struct imap_sctx *x)
 	if (x->loaded)
 		return;
 	x->loaded = true;
-	if (store_msg_open_path_blocking(x->s->store, x->s->user, x->s->mbox,
+	if (store_msg_open_path_blocking(x->j->store, x->j->user, x->j->mbox,
 	    x->mi.uid, &path, &err) != 1)
 		return;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -260,7 +203,7 @@ imap_search_set(struct imap_sctx *x, const struct imap_search_key *k,
 static bool
 imap_search_eval(struct imap_sctx *x, const struct imap_search_key *k)
 {
-	struct imap_session	*s = x->s;
+	const struct imap_sjob	*j = x->j;
 	struct buf		 hv = BUF_INIT;
 	size_t			 i, hl;
 	int64_t			 day;
@@ -282,12 +225,11 @@ imap_search_eval(struct imap_sctx *x, const struct imap_search_key *k)
 	case IMAP_SK_SEQSET:
 	case IMAP_SK_UID:
 		if (k->saved)
-			return imap_searchres_has(x->saved, x->nsaved,
+			return imap_searchres_has(j->saved, j->nsaved,
 			    x->mi.uid);
 		if (k->type == IMAP_SK_UID)
-			return imap_search_set(x, k, x->mi.uid, s->nmsgs > 0 ?
-			    s->msgs[s->nmsgs - 1].uid : 0);
-		return imap_search_set(x, k, x->seq, (uint32_t)s->nmsgs);
+			return imap_search_set(x, k, x->mi.uid, j->maxuid);
+		return imap_search_set(x, k, x->seq, j->nmsgs);
 	case IMAP_SK_FLAG:
 		if (strcasecmp(k->str, "\\Recent") == 0)
 			return false;
@@ -401,18 +343,154 @@ imap_search_save(struct imap_session *s, unsigned int ret, uint32_t *uids,
 	imap_searchres_save(s, uids, n);
 }
 
+/* Does the program read message files? */
+static bool
+imap_search_reads_files(const struct imap_search_key *k)
+{
+	size_t	 i;
+
+	switch (k->type) {
+	case IMAP_SK_HEADER:
+	case IMAP_SK_BODY:
+	case IMAP_SK_TEXT:
+		return true;
+	default:
+		for (i = 0; i < k->nchild; i++)
+			if (imap_search_reads_files(&k->child[i]))
+				return true;
+		return false;
+	}
+}
+
+static void
+imap_sjob_free(struct imap_sjob *j)
+{
+	if (j == NULL)
+		return;
+	imap_search_free(&j->se);
+	free(j->user);
+	free(j->mbox);
+	free(j->saved);
+	free(j->mi);
+	free(j->seq);
+	free(j->hit);
+	free(j);
+}
+
+/*
+ * Take the program (se) and the view's message data from the index;
+ * NULL (NO sent) if the mailbox cannot be read.
+ */
+static struct imap_sjob *
+imap_sjob_new(struct imap_session *s, struct imap_search *se)
+{
+	struct imap_sjob	*j;
+	struct store_view	*v = NULL;
+	const char		*err;
+	size_t			 i;
+
+	if (store_view_open(s->store, s->user, s->mbox, &v, &err) != 1) {
+		imap_search_free(&se);
+		imap_tagged(s, "NO", "[SERVERBUG] Mailbox not readable");
+		return NULL;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->sid = s->id;
+	j->store = s->store;
+	j->user = xstrdup(s->user);
+	j->mbox = xstrdup(s->mbox);
+	j->se = se;
+	j->nmsgs = (uint32_t)s->nmsgs;
+	j->maxuid = s->nmsgs > 0 ? s->msgs[s->nmsgs - 1].uid : 0;
+	j->saved = xcalloc(s->nsearchres + 1, sizeof(*j->saved));
+	if (s->nsearchres > 0)
+		memcpy(j->saved, s->searchres, s->nsearchres *
+		    sizeof(*j->saved));
+	j->nsaved = s->nsearchres;
+	j->mi = xcalloc(s->nmsgs + 1, sizeof(*j->mi));
+	j->seq = xcalloc(s->nmsgs + 1, sizeof(*j->seq));
+	j->hit = xcalloc(s->nmsgs + 1, sizeof(*j->hit));
+	for (i = 0; i < s->nmsgs; i++) {
+		if (store_view_msg(v, s->msgs[i].uid, &j->mi[j->n], &err) != 1)
+			continue;
+		j->seq[j->n++] = (uint32_t)i + 1;
+	}
+	store_view_close(&v);
+	return j;
+}
+
+/* [worker] when the program reads files, else [loop] */
+static void
+imap_sjob_run(void *arg)
+{
+	struct imap_sjob	*j = arg;
+	struct imap_sctx	 x;
+	size_t			 i;
+
+	for (i = 0; i < j->n; i++) {
+		memset(&x, 0, sizeof(x));
+		x.j = j;
+		x.mi = j->mi[i];
+		x.seq = j->seq[i];
+		j->hit[i] = imap_search_eval(&x, &j->se->root);
+		free(x.data);
+	}
+}
+
+/* Answer SEARCH from the job's results. */
+static void
+imap_sjob_reply(struct imap_session *s, struct imap_sjob *j)
+{
+	struct imap_cmd		*cmd = s->cmd;
+	struct buf		 out = BUF_INIT;
+	uint32_t		*hits, *huids;
+	size_t			 i, n = 0;
+	unsigned int		 ret = j->se->ret;
+
+	hits = xcalloc(j->n + 1, sizeof(*hits));
+	huids = xcalloc(j->n + 1, sizeof(*huids));
+	for (i = 0; i < j->n; i++)
+		if (j->hit[i]) {
+			hits[n] = cmd->uid ? j->mi[i].uid : j->seq[i];
+			huids[n++] = j->mi[i].uid;
+		}
+	if (!j->se->esearch) {
+		buf_puts(&out, "SEARCH");
+		for (i = 0; i < n; i++)
+			buf_printf(&out, " %u", hits[i]);
+		imap_untagged(s, "%s", out.data);
+		buf_free(&out);
+	} else if (ret & ~IMAP_SEARCH_RET_SAVE)
+		imap_esearch_reply(s, cmd, ret, hits, n);
+	/* RFC 5182 2.4: SAVE alone answers no ESEARCH at all. */
+	if (j->se->esearch && (ret & IMAP_SEARCH_RET_SAVE))
+		imap_search_save(s, ret, huids, n);
+	else
+		free(huids);
+	free(hits);
+	imap_tagged(s, "OK", "%s completed", cmd->name);
+}
+
+/* [loop] */
+static void
+imap_sjob_done(void *arg)
+{
+	struct imap_sjob	*j = arg;
+	struct imap_session	*s = imap_session_lookup(j->sid);
+
+	if (s != NULL && s->cmd != NULL) {
+		imap_sjob_reply(s, j);
+		imap_cmd_finish(s);
+	}
+	imap_sjob_free(j);
+}
+
 void
 imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_search	*se;
-	struct store_view	*v = NULL;
-	const struct imap_searchres *saved;
-	struct imap_sctx	 x;
-	struct buf		 out = BUF_INIT;
+	struct imap_sjob	*j;
 	const char		*err;
-	uint32_t		*hits, *huids;
-	size_t			 i, n = 0;
-	unsigned int		 ret;
 
 	if (imap_search_parse(cmd->args, cmd->nargs, IMAP_SEARCH_DEPTH, &se,
 	    &err) == -1) {
@@ -425,48 +503,17 @@ imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 		    "charset");
 		return;
 	}
-	if (store_view_open(s->store, s->user, s->mbox, &v, &err) != 1) {
-		imap_search_free(&se);
-		imap_tagged(s, "NO", "[SERVERBUG] Mailbox not readable");
+	if ((j = imap_sjob_new(s, se)) == NULL)
+		return;
+	if (imap_search_reads_files(&j->se->root)) {
+		/* DESIGN.md: no file reads on the loop thread. */
+		imap_busy(s);
+		work_submit(imap_sjob_run, imap_sjob_done, j);
 		return;
 	}
-	saved = imap_searchres_get(s);
-	hits = xcalloc(s->nmsgs + 1, sizeof(*hits));
-	huids = xcalloc(s->nmsgs + 1, sizeof(*huids));
-	for (i = 0; i < s->nmsgs; i++) {
-		memset(&x, 0, sizeof(x));
-		x.s = s;
-		x.seq = (uint32_t)i + 1;
-		if (saved != NULL) {
-			x.saved = saved->uids;
-			x.nsaved = saved->n;
-		}
-		if (store_view_msg(v, s->msgs[i].uid, &x.mi, &err) != 1)
-			continue;
-		if (imap_search_eval(&x, &se->root)) {
-			hits[n] = cmd->uid ? x.mi.uid : x.seq;
-			huids[n++] = x.mi.uid;
-		}
-		free(x.data);
-	}
-	store_view_close(&v);
-	ret = se->ret;
-	if (!se->esearch) {
-		buf_puts(&out, "SEARCH");
-		for (i = 0; i < n; i++)
-			buf_printf(&out, " %u", hits[i]);
-		imap_untagged(s, "%s", out.data);
-		buf_free(&out);
-	} else if (ret & ~IMAP_SEARCH_RET_SAVE)
-		imap_esearch_reply(s, cmd, ret, hits, n);
-	/* RFC 5182 2.4: SAVE alone answers no ESEARCH at all. */
-	if (se->esearch && (ret & IMAP_SEARCH_RET_SAVE))
-		imap_search_save(s, ret, huids, n);
-	else
-		free(huids);
-	free(hits);
-	imap_search_free(&se);
-	imap_tagged(s, "OK", "%s completed", cmd->name);
+	imap_sjob_run(j);
+	imap_sjob_reply(s, j);
+	imap_sjob_free(j);
 }
 
 int
@@ -474,9 +521,7 @@ imap_cmd_search_match(struct imap_session *s, const struct imap_arg *args,
     size_t nargs, size_t **idx_r, size_t *n_r)
 {
 	struct imap_search	*se;
-	struct store_view	*v = NULL;
-	const struct imap_searchres *saved;
-	struct imap_sctx	 x;
+	struct imap_sjob	*j;
 	const char		*err;
 	size_t			*idx, i, n = 0;
 
@@ -492,29 +537,14 @@ imap_cmd_search_match(struct imap_session *s, const struct imap_arg *args,
 		imap_tagged(s, "BAD", "Search keys expected");
 		return -1;
 	}
-	if (store_view_open(s->store, s->user, s->mbox, &v, &err) != 1) {
-		imap_search_free(&se);
-		imap_tagged(s, "NO", "[SERVERBUG] Mailbox not readable");
+	if ((j = imap_sjob_new(s, se)) == NULL)
 		return -1;
-	}
-	saved = imap_searchres_get(s);
+	imap_sjob_run(j);
 	idx = xcalloc(s->nmsgs + 1, sizeof(*idx));
-	for (i = 0; i < s->nmsgs; i++) {
-		memset(&x, 0, sizeof(x));
-		x.s = s;
-		x.seq = (uint32_t)i + 1;
-		if (saved != NULL) {
-			x.saved = saved->uids;
-			x.nsaved = saved->n;
-		}
-		if (store_view_msg(v, s->msgs[i].uid, &x.mi, &err) != 1)
-			continue;
-		if (imap_search_eval(&x, &se->root))
-			idx[n++] = i;
-		free(x.data);
-	}
-	store_view_close(&v);
-	imap_search_free(&se);
+	for (i = 0; i < j->n; i++)
+		if (j->hit[i])
+			idx[n++] = j->seq[i] - 1;
+	imap_sjob_free(j);
 	*idx_r = idx;
 	*n_r = n;
 	return 0;

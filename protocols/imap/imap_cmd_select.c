@@ -41,6 +41,10 @@ imap_unselect(struct imap_session *s)
 	s->msgs = NULL;
 	s->nmsgs = 0;
 	s->changed = false;
+	/* RFC 5182 2.1: "$" is empty after SELECT, EXAMINE, CLOSE, UNSELECT. */
+	free(s->searchres);
+	s->searchres = NULL;
+	s->nsearchres = 0;
 	if (s->state == IMAP_S_SELECTED)
 		s->state = IMAP_S_AUTH;
 }
@@ -178,8 +182,10 @@ imap_view_uids(struct imap_session *s, const struct imap_arg *a, bool uid,
 	    &set, &err) == -1)
 		return -1;
 	if (imap_seqset_is_saved(set)) {
+		/* RFC 5182 2.2: the same messages for FETCH and UID FETCH. */
 		imap_seqset_free(&set);
-		return -1;
+		imap_cmd_search_saved(s, uids_r, n_r);
+		return 0;
 	}
 	/* RFC 9051 6.4.8: a sequence number beyond EXISTS is an error. */
 	if (!uid && imap_seqset_max(set) > s->nmsgs) {

@@ -21,6 +21,7 @@
 #include "imap_private.h"
 #include "imap_seqset.h"
 #include "log.h"
+#include "loop.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -336,109 +337,236 @@ imap_cmd_expunge(struct imap_session *s, struct imap_cmd *cmd)
 	free(uids);
 }
 
-/* ---- APPEND ---- */
+/*
+ * ---- APPEND and MULTIAPPEND (RFC 9051 6.3.12, RFC 3502) ----
+ * The messages are spooled at once and delivered one after the other
+ * (each durable before the next).  RFC 3502 3: all or none, so when one
+ * fails those already delivered are expunged again before the NO.
+ */
+#define IMAP_APPEND_MAX		1000	/* messages in one MULTIAPPEND */
 
-struct imap_append {
-	void			*arg;
+struct imap_append_msg {
 	struct store_msg	*msg;
 	struct store_rcpt	 rcpt;
-	char			*account;
-	char			*folder;
 	char			*flags;
 };
+
+struct imap_append {
+	void			*arg;		/* session id */
+	char			*account;
+	char			*folder;
+	struct imap_append_msg	*m;
+	size_t			 n, pos;
+	uint32_t		*uids;		/* delivered so far */
+	int			 result;	/* of the failed delivery */
+	char			*error;
+};
+
+static void	imap_append_next(struct imap_session *, struct imap_append *);
 
 static void
 imap_append_free(struct imap_append *ap)
 {
-	store_msg_free(&ap->msg);
+	size_t	 i;
+
+	for (i = 0; i < ap->n; i++) {
+		store_msg_free(&ap->m[i].msg);
+		free(ap->m[i].flags);
+	}
+	free(ap->m);
+	free(ap->uids);
 	free(ap->account);
 	free(ap->folder);
-	free(ap->flags);
+	free(ap->error);
+	free(ap->arg);
 	free(ap);
+}
+
+static void
+imap_append_reply(struct imap_session *s, struct imap_append *ap)
+{
+	struct buf	 set = BUF_INIT;
+	size_t		 i, k;
+
+	if (ap->result == 0 && ap->n > 0 && ap->uids[ap->n - 1] != 0) {
+		/* RFC 4315 3: APPENDUID with a uid-set for MULTIAPPEND. */
+		for (i = 0; i < ap->n; i = k + 1) {
+			for (k = i; k + 1 < ap->n &&
+			    ap->uids[k + 1] == ap->uids[k] + 1; k++)
+				;
+			buf_printf(&set, "%s%u", i > 0 ? "," : "",
+			    ap->uids[i]);
+			if (k > i)
+				buf_printf(&set, ":%u", ap->uids[k]);
+		}
+		imap_tagged(s, "OK", "[APPENDUID %u %s] APPEND completed",
+		    ap->m[ap->n - 1].rcpt.uidvalidity, set.data);
+		buf_free(&set);
+	} else if (ap->result == 0)
+		imap_tagged(s, "OK", "APPEND completed");
+	else if (ap->result == -2)
+		imap_tagged(s, "NO", "[TRYCREATE] %s", ap->error);
+	else if (ap->error != NULL && strcmp(ap->error, "Mailbox full") == 0)
+		/* RFC 9208 section 4.3: the quota response code. */
+		imap_tagged(s, "NO", "[OVERQUOTA] %s", ap->error);
+	else
+		imap_tagged(s, "NO", "%s", ap->error != NULL ? ap->error :
+		    "APPEND failed");
+	if (s->state == IMAP_S_SELECTED)
+		imap_view_refresh(s, false);
+	imap_cmd_finish(s);
+}
+
+/* The rollback of a failed MULTIAPPEND is done: answer NO. */
+static void
+imap_append_undone(void *arg, int result, const char *error)
+{
+	struct imap_append	*ap = arg;
+	struct imap_session	*s;
+
+	(void)error;
+	if (result != 0)
+		log_warn("%016" PRIx64 " imap multiappend rollback failed",
+		    *(uint64_t *)ap->arg);
+	if ((s = imap_session_lookup(*(uint64_t *)ap->arg)) != NULL)
+		imap_append_reply(s, ap);
+	imap_append_free(ap);
 }
 
 static void
 imap_append_done(void *arg)
 {
 	struct imap_append	*ap = arg;
-	struct imap_session	*s = imap_job_session(ap->arg);
+	struct imap_append_msg	*m = &ap->m[ap->pos];
+	struct imap_session	*s = imap_session_lookup(*(uint64_t *)ap->arg);
 
-	if (s != NULL) {
-		if (ap->rcpt.result == 0 && ap->rcpt.uid != 0)
-			imap_tagged(s, "OK", "[APPENDUID %u %u] APPEND "
-			    "completed", ap->rcpt.uidvalidity, ap->rcpt.uid);
-		else if (ap->rcpt.result == 0)
-			imap_tagged(s, "OK", "APPEND completed");
-		else if (ap->rcpt.result == -2)
-			imap_tagged(s, "NO", "[TRYCREATE] %s", ap->rcpt.error);
-		else if (ap->rcpt.error != NULL &&
-		    strcmp(ap->rcpt.error, "Mailbox full") == 0)
-			/* RFC 9208 section 4.3: the quota response code. */
-			imap_tagged(s, "NO", "[OVERQUOTA] %s", ap->rcpt.error);
-		else
-			imap_tagged(s, "NO", "%s", ap->rcpt.error != NULL ?
-			    ap->rcpt.error : "APPEND failed");
-		if (s->state == IMAP_S_SELECTED)
-			imap_view_refresh(s, false);
-		imap_cmd_finish(s);
+	store_msg_free(&m->msg);
+	if (m->rcpt.result == 0 && s != NULL) {
+		ap->uids[ap->pos++] = m->rcpt.uid;
+		if (ap->pos < ap->n) {
+			imap_append_next(s, ap);
+			return;
+		}
+		imap_append_reply(s, ap);
+		imap_append_free(ap);
+		return;
 	}
+	if (m->rcpt.result == 0)	/* the client left: undo this one too */
+		ap->uids[ap->pos++] = m->rcpt.uid;
+	ap->result = m->rcpt.result != 0 ? m->rcpt.result : -1;
+	ap->error = xstrdup(m->rcpt.error != NULL ? m->rcpt.error :
+	    "APPEND failed");
+	if (ap->pos > 0 && ap->uids[0] != 0) {
+		store_mbox_expunge(loop_shared()->store, ap->account,
+		    ap->folder, ap->uids, ap->pos, imap_append_undone, ap);
+		return;
+	}
+	if (s != NULL)
+		imap_append_reply(s, ap);
 	imap_append_free(ap);
+}
+
+static void
+imap_append_next(struct imap_session *s, struct imap_append *ap)
+{
+	store_deliver(s->store, ap->m[ap->pos].msg, &ap->m[ap->pos].rcpt, 1,
+	    imap_append_done, ap);
+}
+
+/* One message: [flag-list] [date-time] literal; *i moves past it. */
+static int
+imap_append_parse_one(struct imap_session *s, struct imap_cmd *cmd,
+    size_t *i, struct imap_append_msg *m)
+{
+	const struct imap_arg	*a;
+	struct buf		 flags = BUF_INIT;
+	const char		*err;
+	size_t			 k;
+
+	a = &cmd->args[*i];
+	if (a->type == IMAP_ARG_LIST) {
+		for (k = 0; k < a->count; k++) {
+			if (a->list[k].type != IMAP_ARG_ATOM) {
+				buf_free(&flags);
+				imap_tagged(s, "BAD", "Invalid flag list");
+				return -1;
+			}
+			buf_printf(&flags, "%s%s", k > 0 ? " " : "",
+			    a->list[k].str);
+		}
+		if (++*i >= cmd->nargs)
+			goto bad;
+		a = &cmd->args[*i];
+	}
+	/* The date-time argument is ignored: INTERNALDATE is arrival. */
+	if (a->type == IMAP_ARG_STRING || a->type == IMAP_ARG_ATOM) {
+		if (++*i >= cmd->nargs)
+			goto bad;
+		a = &cmd->args[*i];
+	}
+	if (a->type != IMAP_ARG_LITERAL)
+		goto bad;
+	++*i;
+	if (a->len == 0) {
+		buf_free(&flags);
+		imap_tagged(s, "NO", "Empty message");
+		return -1;
+	}
+	m->flags = flags.data != NULL ? buf_steal(&flags, NULL) : NULL;
+	if (store_msg_begin(s->store, &m->msg, &err) == -1 ||
+	    store_msg_write(m->msg, a->str, a->len, &err) == -1) {
+		log_warn("%016" PRIx64 " imap append error=\"%s\"", s->id, err);
+		imap_tagged(s, "NO", "[SERVERBUG] Cannot store the message");
+		return -1;
+	}
+	return 0;
+bad:
+	buf_free(&flags);
+	imap_tagged(s, "BAD", "APPEND needs a literal message");
+	return -1;
 }
 
 void
 imap_cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_append	*ap;
-	const struct imap_arg	*lit, *fl = NULL;
-	struct buf		 flags = BUF_INIT;
-	const char		*err;
 	char			*name;
-	size_t			 i;
+	size_t			 i, k;
 
-	/* mailbox [flag-list] [date-time] literal (RFC 9051 6.3.12). */
-	if (cmd->nargs < 2 || cmd->nargs > 4) {
+	/* mailbox 1*([flag-list] [date-time] literal) (RFC 3502 6). */
+	if (cmd->nargs < 2) {
 		imap_tagged(s, "BAD", "APPEND needs a mailbox and a message");
 		return;
 	}
-	lit = &cmd->args[cmd->nargs - 1];
-	if (lit->type != IMAP_ARG_LITERAL) {
-		imap_tagged(s, "BAD", "APPEND needs a literal message");
+	for (i = 1, k = 0; i < cmd->nargs; i++)
+		if (cmd->args[i].type == IMAP_ARG_LITERAL)
+			k++;
+	if (k == 0 || k > IMAP_APPEND_MAX ||
+	    cmd->args[cmd->nargs - 1].type != IMAP_ARG_LITERAL) {
+		imap_tagged(s, "BAD", k > IMAP_APPEND_MAX ? "Too many "
+		    "messages" : "APPEND needs a literal message");
 		return;
 	}
-	if (cmd->nargs >= 3 && cmd->args[1].type == IMAP_ARG_LIST)
-		fl = &cmd->args[1];
 	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
 		return;
-	if (lit->len == 0) {
-		free(name);
-		imap_tagged(s, "NO", "Empty message");
-		return;
-	}
-	for (i = 0; fl != NULL && i < fl->count; i++) {
-		if (fl->list[i].type != IMAP_ARG_ATOM) {
-			free(name);
-			buf_free(&flags);
-			imap_tagged(s, "BAD", "Invalid flag list");
-			return;
-		}
-		buf_printf(&flags, "%s%s", i > 0 ? " " : "", fl->list[i].str);
-	}
-	/* The date-time argument is ignored: INTERNALDATE is arrival. */
 	ap = xcalloc(1, sizeof(*ap));
 	ap->account = xstrdup(s->user);
 	ap->folder = name;
-	ap->flags = flags.data != NULL ? buf_steal(&flags, NULL) : NULL;
-	if (store_msg_begin(s->store, &ap->msg, &err) == -1 ||
-	    store_msg_write(ap->msg, lit->str, lit->len, &err) == -1) {
-		log_warn("%016" PRIx64 " imap append error=\"%s\"", s->id, err);
-		imap_append_free(ap);
-		imap_tagged(s, "NO", "[SERVERBUG] Cannot store the message");
-		return;
+	ap->m = xcalloc(k, sizeof(*ap->m));
+	ap->uids = xcalloc(k, sizeof(*ap->uids));
+	for (i = 1; i < cmd->nargs; ap->n++) {
+		if (imap_append_parse_one(s, cmd, &i, &ap->m[ap->n]) == -1) {
+			ap->n++;
+			imap_append_free(ap);
+			return;
+		}
 	}
-	ap->rcpt.account = ap->account;
-	ap->rcpt.folder = ap->folder;
-	ap->rcpt.flags = ap->flags;
+	for (i = 0; i < ap->n; i++) {
+		ap->m[i].rcpt.account = ap->account;
+		ap->m[i].rcpt.folder = ap->folder;
+		ap->m[i].rcpt.flags = ap->m[i].flags;
+	}
 	ap->arg = imap_job_arg(s);
 	imap_busy(s);
-	store_deliver(s->store, ap->msg, &ap->rcpt, 1, imap_append_done, ap);
+	imap_append_next(s, ap);
 }

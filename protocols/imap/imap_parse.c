@@ -151,6 +151,22 @@ imap_parser_reset_cmd(struct imap_parser *p)
 }
 
 void
+imap_parser_trim(struct imap_parser *p)
+{
+	/* Only between commands, with nothing buffered. */
+	if (p->in_pos != p->in_len || p->line_bytes != 0 || p->nlits != 0 ||
+	    p->state != IMAP_PST_LINE)
+		return;
+	free(p->in);
+	p->in = NULL;
+	p->in_len = p->in_pos = p->in_cap = 0;
+	free(p->lits);
+	p->lits = NULL;
+	p->lits_cap = 0;
+	buf_free(&p->line);
+}
+
+void
 imap_parser_free(struct imap_parser **pp)
 {
 	struct imap_parser	*p = *pp;

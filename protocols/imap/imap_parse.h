@@ -87,6 +87,11 @@ void	 imap_parser_set_limits(struct imap_parser *,
 	    const struct imap_parse_limits *);
 void	 imap_parser_free(struct imap_parser **);
 /*
+ * Release the input, line and literal buffers while no command is in
+ * progress (an idle or IDLE session keeps only the parser struct).
+ */
+void	 imap_parser_trim(struct imap_parser *);
+/*
  * Append bytes.  The parser keeps what it has not consumed yet, so to
  * bound memory feed only after next() returned IMAP_PARSE_NEED_MORE.
  */

@@ -16,6 +16,7 @@
 
 struct buf;
 struct conf;
+struct sockaddr;
 struct event;
 struct imap_auth_job;
 struct imap_compress;
@@ -56,6 +57,7 @@ struct imap_session {
 	enum imap_mode		 mode;
 	bool			 shutdown;
 	bool			 in_input;	/* imap_input is on the stack */
+	bool			 loopback;	/* peer on 127/8 or ::1 */
 	struct imap_parser	*parser;
 	struct imap_cmd		*cmd;		/* the command running */
 	char			*user;		/* after login */
@@ -76,6 +78,8 @@ struct imap_session {
 	struct store_watch	*watch;
 	bool			 changed;	/* the watch fired */
 	struct event		*idle_ev;	/* deferred IDLE update */
+	uint32_t		*searchres;	/* RFC 5182 "$", ascending UIDs */
+	size_t			 nsearchres;
 	/* FETCH in progress (paused for output) */
 	struct imap_fetch	*fetch;
 	/* data for the command running asynchronously */
@@ -87,6 +91,9 @@ typedef void imap_cmd_fn(struct imap_session *, struct imap_cmd *);
 
 /* imap_session.c */
 struct imap_session *imap_session_lookup(uint64_t id);
+bool	 imap_addr_loopback(const struct sockaddr *);	/* [any] */
+/* TLS active or a loopback peer: plain-text logins allowed. */
+bool	 imap_secured(const struct imap_session *);
 void	 imap_tagged(struct imap_session *, const char *status,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void	 imap_untagged(struct imap_session *, const char *fmt, ...)
@@ -148,7 +155,11 @@ void	 imap_cmd_check(struct imap_session *, struct imap_cmd *);
 void	 imap_unselect(struct imap_session *);
 /* Compare the view with the index; send EXISTS/FETCH (and EXPUNGE). */
 void	 imap_view_refresh(struct imap_session *, bool expunges);
-/* Sequence set or UID set argument -> sorted UIDs of the view. */
+/*
+ * Sequence set or UID set argument -> sorted UIDs of the view; "$" is
+ * the saved search result (RFC 5182 2.2).  -1: invalid, -2: a sequence
+ * number beyond EXISTS.
+ */
 int	 imap_view_uids(struct imap_session *, const struct imap_arg *,
 	    bool uid, uint32_t **uids_r, size_t *n_r);
 /* Index of uid in the view, or -1. */

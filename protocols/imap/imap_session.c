@@ -12,6 +12,10 @@
  *
  * Threads: the loop thread only.  [loop]
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -133,6 +137,50 @@ imap_untagged(struct imap_session *s, const char *fmt, ...)
 	conn_puts(s->c, "\r\n");
 }
 
+/*
+ * True for a loopback peer: 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104.
+ * Like Dovecot, which counts such connections as secured so that
+ * disable_plaintext_auth does not apply (local webmail, tests); nobody
+ * outside the host can read loopback traffic.  [any]
+ */
+bool
+imap_addr_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	const uint8_t			*a;
+	static const uint8_t		 mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+
+	if (sa == NULL)
+		return false;
+	switch (sa->sa_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)(const void *)sa;
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		a = sin6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return true;
+		return memcmp(a, mapped, sizeof(mapped)) == 0 && a[12] == 127;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Plain-text credentials may be sent: under TLS, or from a loopback
+ * peer (RFC 9051 11.1 asks for TLS against eavesdroppers, which a
+ * loopback connection does not have).
+ */
+bool
+imap_secured(const struct imap_session *s)
+{
+	return conn_tls(s->c) || s->loopback;
+}
+
 void
 imap_capability_line(struct imap_session *s, struct buf *out)
 {
@@ -141,12 +189,14 @@ imap_capability_line(struct imap_session *s, struct buf *out)
 	buf_puts(out, "IMAP4rev1 IMAP4rev2");
 	if (s->state == IMAP_S_NOTAUTH) {
 		buf_puts(out, " SASL-IR");
-		if (tls)
+		if (!tls)
+			buf_puts(out, " STARTTLS");
+		if (imap_secured(s))
 			buf_puts(out, " AUTH=PLAIN AUTH=LOGIN");
 		else
-			buf_puts(out, " STARTTLS LOGINDISABLED");
+			buf_puts(out, " LOGINDISABLED");
 	}
-	buf_puts(out, " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE "
+	buf_puts(out, " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE MULTIAPPEND "
 	    "UNSELECT CHILDREN SPECIAL-USE");
 	/* RFC 7162, 9208, 8438, 5258, 5819, 6154, 3516, 4978 (slice B). */
 	buf_puts(out, " CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE "
@@ -562,6 +612,7 @@ imap_start(struct conn *c)
 	s->svc = conn_service(c);
 	s->conf = conn_gen(c)->conf;
 	s->store = loop_shared()->store;
+	s->loopback = imap_addr_loopback(conn_peer_sa(c));
 	imap_parse_limits_default(&lim, false);
 	s->parser = imap_parser_new(&lim);
 	if (imap_sessions == NULL)

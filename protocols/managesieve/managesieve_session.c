@@ -8,13 +8,13 @@
  * LISTSCRIPTS, GETSCRIPT, SETACTIVE, DELETESCRIPT and RENAMESCRIPT over
  * the script storage of lda.h, with the response codes of RFC 5804 1.3.
  *
- * Owns struct msv_session, its login job (struct msv_auth) and its
- * script job (struct msv_job).  A job names its session by conn id and
- * finds it again with conn_lookup(); a job whose session went away
- * frees itself.  Every file access and every compile runs on a worker.
+ * Owns struct msv_session, its login job (a struct auth_job, see
+ * auth_job.h) and its script job (struct msv_job).  A job names its
+ * session by conn id and finds it again with conn_lookup(); a job whose
+ * session went away frees itself.  Every file access and every compile runs on a worker.
  *
- * Threads: msv_auth_run() and msv_job_run() run on workers [worker];
- * everything else on the loop thread [loop].
+ * Threads: msv_job_run() runs on workers [worker], and so do the login
+ * steps, inside auth_job.c; everything else on the loop thread [loop].
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "auth.h"
+#include "auth_job.h"
 #include "buf.h"
 #include "conf.h"
 #include "conn.h"
@@ -86,24 +87,6 @@ struct msv_job {
 	size_t			 nlist;
 };
 
-/* One AUTHENTICATE exchange. */
-struct msv_auth {
-	uint64_t		 sid;
-	struct gen		*gen;
-	struct auth_cache	*cache;
-	struct auth_sasl	*sasl;
-	char			 mech[32];
-	bool			 running;
-	bool			 start;
-	bool			 has_resp;
-	char			*resp;
-	size_t			 resp_len;
-	time_t			 now;
-	enum auth_sasl_result	 res;
-	char			*challenge;
-	size_t			 challenge_len;
-};
-
 struct msv_session {
 	struct conn		*c;
 	uint64_t		 id;
@@ -113,7 +96,7 @@ struct msv_session {
 	bool			 skip_line;
 	unsigned int		 errors;
 	char			*user;
-	struct msv_auth		*auth;
+	struct auth_job		*auth;		/* AUTHENTICATE exchange */
 	struct event		*delay_ev;
 	struct msv_job		*job;
 	struct msv_cmd		 cmd;
@@ -216,15 +199,6 @@ msv_bad(struct msv_session *s, const char *text)
 		msv_reply(s, "BYE", NULL, "Too many errors");
 		msv_close(s);
 	}
-}
-
-static time_t
-msv_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
 }
 
 /* RFC 5804 2.1 / RFC 8314: no cleartext password before TLS. */
@@ -459,73 +433,14 @@ msv_job_submit(struct msv_session *s, struct msv_job *j)
 
 /* ---- authentication on the worker pool --------------------------------- */
 
-static void
-msv_auth_free(struct msv_auth *j)
-{
-	if (j == NULL)
-		return;
-	auth_sasl_free(&j->sasl);
-	if (j->resp != NULL) {
-		explicit_bzero(j->resp, j->resp_len);
-		free(j->resp);
-	}
-	free(j->challenge);
-	gen_unref(&j->gen);
-	free(j);
-}
-
+/* [loop] Drop the exchange; a step still running is freed by auth_job. */
 static void
 msv_auth_drop(struct msv_session *s)
 {
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	s->delay_ev = NULL;
-	if (s->auth != NULL && !s->auth->running)
-		msv_auth_free(s->auth);
-	s->auth = NULL;
-}
-
-/* [worker] */
-static bool
-msv_auth_check(void *arg, const char *login, const char *password,
-    const char **canonical_r)
-{
-	struct msv_auth	*j = arg;
-
-	if (j->gen->auth == NULL)
-		return false;
-	return auth_db_check_cached_blocking(j->gen->auth, j->cache, login,
-	    password, j->now, canonical_r);
-}
-
-/* [worker] One SASL step; tens of milliseconds (crypt_r). */
-static void
-msv_auth_run(void *arg)
-{
-	struct msv_auth	*j = arg;
-	const char	*ch = NULL;
-	size_t		 chlen = 0;
-
-	if (j->start)
-		j->res = auth_sasl_start_blocking(j->sasl, j->mech,
-		    j->has_resp ? (j->resp != NULL ? j->resp : "") : NULL,
-		    j->resp_len, &ch, &chlen);
-	else
-		j->res = auth_sasl_step_blocking(j->sasl, j->resp, j->resp_len,
-		    &ch, &chlen);
-	if (j->resp != NULL) {
-		explicit_bzero(j->resp, j->resp_len);
-		xfree(j->resp);
-	}
-	j->resp_len = 0;
-	xfree(j->challenge);
-	j->challenge_len = 0;
-	if (j->res == AUTH_SASL_CONTINUE) {
-		j->challenge = xmalloc(chlen + 1);
-		memcpy(j->challenge, ch != NULL ? ch : "", chlen);
-		j->challenge[chlen] = '\0';
-		j->challenge_len = chlen;
-	}
+	auth_job_free(&s->auth);
 }
 
 static void
@@ -543,15 +458,10 @@ msv_auth_delayed(evutil_socket_t fd, short what, void *arg)
 static void
 msv_auth_failed(struct msv_session *s)
 {
-	struct auth_throttle	*th = loop_shared()->auth_throttle;
-	const struct sockaddr	*sa = conn_peer_sa(s->c);
 	struct timeval		 tv;
-	int			 ms = 0;
+	int			 ms;
 
-	if (th != NULL) {
-		auth_throttle_fail(th, sa, msv_now());
-		ms = auth_throttle_delay_ms(th, sa, msv_now());
-	}
+	ms = auth_job_failed(conn_peer_sa(s->c));
 	if (ms > 0) {
 		s->delay_ev = evtimer_new(loop_base(), msv_auth_delayed, s);
 		tv.tv_sec = ms / 1000;
@@ -566,25 +476,21 @@ msv_auth_failed(struct msv_session *s)
 	msv_resume(s);
 }
 
-/* [loop] */
+/* [loop] A step of s->auth finished. */
 static void
-msv_auth_done(void *arg)
+msv_auth_done(uint64_t sid, struct auth_job *j, enum auth_sasl_result res)
 {
-	struct msv_auth		*j = arg;
-	struct msv_session	*s = msv_lookup(j->sid);
-	struct auth_throttle	*th = loop_shared()->auth_throttle;
+	struct msv_session	*s = msv_lookup(sid);
 	struct buf		 b = BUF_INIT;
 	char			*b64;
 
-	j->running = false;
-	if (s == NULL || s->auth != j) {
-		msv_auth_free(j);
+	/* Closing: msv_auth_drop() frees the job with the session. */
+	if (s == NULL || s->auth != j)
 		return;
-	}
-	switch (j->res) {
+	switch (res) {
 	case AUTH_SASL_CONTINUE:
 		/* RFC 5804 2.1: the challenge is a base64 string. */
-		b64 = auth_b64_encode(j->challenge, j->challenge_len);
+		b64 = auth_job_challenge_b64(j);
 		msv_string(&b, b64, strlen(b64));
 		buf_puts(&b, "\r\n");
 		conn_write(s->c, b.data, b.len);
@@ -595,31 +501,27 @@ msv_auth_done(void *arg)
 		msv_resume(s);
 		return;
 	case AUTH_SASL_OK:
-		s->user = xstrdup(auth_sasl_user(j->sasl));
-		if (th != NULL)
-			auth_throttle_success(th, conn_peer_sa(s->c));
+		s->user = xstrdup(auth_job_user(j));
+		auth_job_succeeded(conn_peer_sa(s->c));
 		log_info("%016" PRIx64 " managesieve auth ok user=%s mech=%s",
-		    s->id, s->user, j->mech);
-		s->auth = NULL;
-		msv_auth_free(j);
+		    s->id, s->user, auth_job_mech(j));
+		auth_job_free(&s->auth);
 		msv_reply(s, "OK", NULL, "Logged in.");
 		msv_enter(s, MSV_S_CMD);
 		msv_resume(s);
 		return;
 	case AUTH_SASL_FAIL:
 		log_info("%016" PRIx64 " managesieve auth failed mech=%s "
-		    "client=%s error=\"%s\"", s->id, j->mech,
-		    conn_peer_ip(s->c), auth_sasl_error(j->sasl));
-		s->auth = NULL;
-		msv_auth_free(j);
+		    "client=%s error=\"%s\"", s->id, auth_job_mech(j),
+		    conn_peer_ip(s->c), auth_job_error(j));
+		auth_job_free(&s->auth);
 		msv_auth_failed(s);
 		return;
 	case AUTH_SASL_ERROR:
 	default:
 		log_err("%016" PRIx64 " managesieve auth error mech=%s "
-		    "error=\"%s\"", s->id, j->mech, auth_sasl_error(j->sasl));
-		s->auth = NULL;
-		msv_auth_free(j);
+		    "error=\"%s\"", s->id, auth_job_mech(j), auth_job_error(j));
+		auth_job_free(&s->auth);
 		msv_reply(s, "NO", "TRYLATER", "Temporary authentication "
 		    "failure");
 		msv_enter(s, MSV_S_CMD);
@@ -628,15 +530,13 @@ msv_auth_done(void *arg)
 	}
 }
 
+/* [loop] A step was handed to a worker: read nothing until it is done. */
 static void
-msv_auth_submit(struct msv_session *s)
+msv_auth_busy(struct msv_session *s)
 {
 	s->cmd.no_verb = false;
-	s->auth->now = msv_now();
-	s->auth->running = true;
 	msv_enter(s, MSV_S_BUSY);
 	conn_read_enable(s->c, false);
-	work_submit(msv_auth_run, msv_auth_done, s->auth);
 }
 
 static int
@@ -655,11 +555,10 @@ msv_b64(const struct msv_arg *a, char **out_r, size_t *len_r)
 static void
 msv_cmd_authenticate(struct msv_session *s, const struct msv_cmd *cmd)
 {
-	struct auth_throttle	*th = loop_shared()->auth_throttle;
-	struct msv_auth		*j;
-	const char		*err, *l = conn_local_ip(s->c);
-	const char		*r = conn_peer_ip(s->c);
-	char			 lip[64], rip[64];
+	struct auth_job		*j;
+	const char		*err;
+	char			*resp = NULL;
+	size_t			 resp_len = 0;
 
 	if (s->user != NULL) {
 		msv_bad(s, "Already authenticated");
@@ -678,52 +577,42 @@ msv_cmd_authenticate(struct msv_session *s, const struct msv_cmd *cmd)
 		msv_bad(s, "Unsupported authentication mechanism");
 		return;
 	}
-	if (th != NULL && auth_throttle_delay_ms(th, conn_peer_sa(s->c),
-	    msv_now()) == AUTH_THROTTLE_REFUSE) {
+	if (auth_job_refused(conn_peer_sa(s->c))) {
 		log_info("%016" PRIx64 " managesieve auth refused client=%s "
-		    "reason=throttle", s->id, r);
+		    "reason=throttle", s->id, conn_peer_ip(s->c));
 		msv_reply(s, "NO", "TRYLATER", "Too many failed logins");
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
-	j->sid = s->id;
-	j->gen = gen_ref(conn_gen(s->c));
-	j->cache = loop_shared()->auth_cache;
-	snprintf(j->mech, sizeof(j->mech), "PLAIN");
-	j->start = true;
-	if (cmd->nargs == 2) {
-		j->has_resp = true;
-		if (msv_b64(&cmd->args[1], &j->resp, &j->resp_len) == -1) {
-			msv_auth_free(j);
-			msv_bad(s, "Invalid base64 data in initial response");
-			return;
-		}
+	if (cmd->nargs == 2 && msv_b64(&cmd->args[1], &resp,
+	    &resp_len) == -1) {
+		msv_bad(s, "Invalid base64 data in initial response");
+		return;
 	}
-	snprintf(lip, sizeof(lip), "%s%s%s:%d", strchr(l, ':') ? "[" : "", l,
-	    strchr(l, ':') ? "]" : "", conn_local_port(s->c));
-	snprintf(rip, sizeof(rip), "%s%s%s:%d", strchr(r, ':') ? "[" : "", r,
-	    strchr(r, ':') ? "]" : "", conn_peer_port(s->c));
-	if (auth_sasl_new("sieve", s->conf->fqdn, lip, rip, msv_auth_check, j,
-	    &j->sasl, &err) == -1) {
+	j = auth_job_new(s->id, conn_gen(s->c), "sieve", conn_local_ip(s->c),
+	    conn_local_port(s->c), conn_peer_ip(s->c), conn_peer_port(s->c),
+	    msv_auth_done);
+	if (auth_job_start(j, "PLAIN", cmd->nargs == 2, resp, resp_len,
+	    &err) == -1) {
 		log_err("%016" PRIx64 " managesieve auth setup failed "
 		    "error=\"%s\"", s->id, err);
-		msv_auth_free(j);
+		auth_job_free(&j);
 		msv_reply(s, "NO", "TRYLATER", "Temporary authentication "
 		    "failure");
 		return;
 	}
 	s->auth = j;
-	msv_auth_submit(s);
+	msv_auth_busy(s);
 }
 
 /* The client's response to a challenge (MSV_S_SASL). */
 static void
 msv_sasl_response(struct msv_session *s, const struct msv_cmd *cmd)
 {
-	struct msv_auth	*j = s->auth;
+	char	*resp;
+	size_t	 resp_len;
 
 	s->cmd.no_verb = false;
-	if (j == NULL) {
+	if (s->auth == NULL) {
 		msv_enter(s, MSV_S_CMD);
 		return;
 	}
@@ -740,14 +629,14 @@ msv_sasl_response(struct msv_session *s, const struct msv_cmd *cmd)
 		msv_reply(s, "NO", NULL, "Authentication cancelled.");
 		return;
 	}
-	j->start = false;
-	if (msv_b64(&cmd->args[0], &j->resp, &j->resp_len) == -1) {
+	if (msv_b64(&cmd->args[0], &resp, &resp_len) == -1) {
 		msv_auth_drop(s);
 		msv_enter(s, MSV_S_CMD);
 		msv_bad(s, "Invalid base64 data in response");
 		return;
 	}
-	msv_auth_submit(s);
+	auth_job_step(s->auth, resp, resp_len);
+	msv_auth_busy(s);
 }
 
 /* ---- commands --------------------------------------------------------- */

@@ -7,16 +7,18 @@
  * ([IN-USE]), RETR/TOP streamed with backpressure, and QUIT's durable
  * deletions through store_pop_expunge().
  *
- * Owns struct pop3_session, its login job (struct pop3_auth) and its
- * transfer (struct pop3_xfer), plus two process-wide tables: the maildrop
- * locks (account -> session id) and the per-user+IP session counts.
+ * Owns struct pop3_session, its login job (a struct auth_job, see
+ * auth_job.h) and its transfer (struct pop3_xfer), plus two process-wide
+ * tables: the maildrop locks (account -> session id) and the per-user+IP
+ * session counts.
  * A job in flight names its session by conn id and finds it again with
  * conn_lookup() + conn_session(); if the session went away meanwhile the
  * job frees itself.  A dropped connection never deletes anything
  * (RFC 1939 section 6: only QUIT enters UPDATE).
  *
- * Threads: pop3_auth_run() and pop3_xfer_run() run on workers [worker];
- * everything else on the loop thread [loop].
+ * Threads: pop3_xfer_run() runs on workers [worker], and so do the
+ * login steps, inside auth_job.c; everything else on the loop thread
+ * [loop].
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +34,7 @@
 #include <event2/event.h>
 
 #include "auth.h"
+#include "auth_job.h"
 #include "buf.h"
 #include "conf.h"
 #include "conn.h"
@@ -59,28 +62,6 @@ enum pop3_state {
 
 static const char *const pop3_state_names[] = {
 	"authorization", "sasl", "transaction", "busy", "update", "closing"
-};
-
-/* One login attempt: USER/PASS, or one SASL exchange. */
-struct pop3_auth {
-	uint64_t		 sid;
-	struct gen		*gen;		/* reference: the auth db */
-	struct auth_cache	*cache;
-	struct auth_sasl	*sasl;		/* NULL for USER/PASS */
-	char			 mech[POP3_MECH_MAX + 1];
-	bool			 running;	/* on a worker now */
-	bool			 start;
-	bool			 has_resp;
-	char			*resp;		/* decoded client data */
-	size_t			 resp_len;
-	char			*login;		/* USER/PASS */
-	char			*password;
-	time_t			 now;
-	/* results */
-	enum auth_sasl_result	 res;
-	char			*challenge;
-	size_t			 challenge_len;
-	char			*canonical;	/* USER/PASS success */
 };
 
 /* One RETR/TOP response being streamed. */
@@ -117,7 +98,7 @@ struct pop3_session {
 	bool			 locked;	/* holds pop3_locks[user] */
 	char			*userip;	/* counted in pop3_userip */
 	size_t			 userip_len;
-	struct pop3_auth	*auth;
+	struct auth_job		*auth;		/* USER/PASS or AUTH */
 	struct event		*delay_ev;
 	struct store_pop	*pop;
 	bool			*deleted;
@@ -214,15 +195,6 @@ pop3_bad(struct pop3_session *s, const char *fmt, ...)
 		conn_puts(s->c, "-ERR Too many bad commands, closing\r\n");
 		pop3_close(s);
 	}
-}
-
-static time_t
-pop3_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
 }
 
 /* RFC 2595 2.2 / RFC 8314: no cleartext passwords before TLS on 110. */
@@ -371,91 +343,14 @@ pop3_login(struct pop3_session *s, const char *user)
 
 /* ---- authentication on the worker pool -------------------------------- */
 
-static void
-pop3_auth_free(struct pop3_auth *j)
-{
-	if (j == NULL)
-		return;
-	auth_sasl_free(&j->sasl);
-	if (j->resp != NULL) {
-		explicit_bzero(j->resp, j->resp_len);
-		free(j->resp);
-	}
-	if (j->password != NULL) {
-		explicit_bzero(j->password, strlen(j->password));
-		free(j->password);
-	}
-	free(j->login);
-	free(j->challenge);
-	free(j->canonical);
-	gen_unref(&j->gen);
-	free(j);
-}
-
-/* [loop] Drop the exchange, unless a worker holds it (it frees itself). */
+/* [loop] Drop the exchange; a step still running is freed by auth_job. */
 static void
 pop3_auth_drop(struct pop3_session *s)
 {
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	s->delay_ev = NULL;
-	if (s->auth != NULL && !s->auth->running)
-		pop3_auth_free(s->auth);
-	s->auth = NULL;
-}
-
-/* [worker] The password check libsasl2 calls inside a step. */
-static bool
-pop3_auth_check(void *arg, const char *login, const char *password,
-    const char **canonical_r)
-{
-	struct pop3_auth	*j = arg;
-
-	if (j->gen->auth == NULL)
-		return false;
-	return auth_db_check_cached_blocking(j->gen->auth, j->cache, login,
-	    password, j->now, canonical_r);
-}
-
-/* [worker] PASS, or one SASL step; tens of milliseconds (crypt_r). */
-static void
-pop3_auth_run(void *arg)
-{
-	struct pop3_auth	*j = arg;
-	const char		*ch = NULL, *canon = NULL;
-	size_t			 chlen = 0;
-
-	if (j->sasl == NULL) {
-		j->res = AUTH_SASL_FAIL;
-		if (pop3_auth_check(j, j->login, j->password, &canon)) {
-			j->res = AUTH_SASL_OK;
-			j->canonical = xstrdup(canon != NULL ? canon :
-			    j->login);
-		}
-		explicit_bzero(j->password, strlen(j->password));
-		xfree(j->password);
-		return;
-	}
-	if (j->start)
-		j->res = auth_sasl_start_blocking(j->sasl, j->mech,
-		    j->has_resp ? (j->resp != NULL ? j->resp : "") : NULL,
-		    j->resp_len, &ch, &chlen);
-	else
-		j->res = auth_sasl_step_blocking(j->sasl, j->resp, j->resp_len,
-		    &ch, &chlen);
-	if (j->resp != NULL) {
-		explicit_bzero(j->resp, j->resp_len);
-		xfree(j->resp);
-	}
-	j->resp_len = 0;
-	xfree(j->challenge);
-	j->challenge_len = 0;
-	if (j->res == AUTH_SASL_CONTINUE) {
-		j->challenge = xmalloc(chlen + 1);
-		memcpy(j->challenge, ch != NULL ? ch : "", chlen);
-		j->challenge[chlen] = '\0';
-		j->challenge_len = chlen;
-	}
+	auth_job_free(&s->auth);
 }
 
 /* [loop] The failed-login delay is over: answer and read on. */
@@ -474,15 +369,10 @@ pop3_auth_delayed(evutil_socket_t fd, short what, void *arg)
 static void
 pop3_auth_failed(struct pop3_session *s)
 {
-	struct auth_throttle	*th = loop_shared()->auth_throttle;
-	const struct sockaddr	*sa = conn_peer_sa(s->c);
 	struct timeval		 tv;
-	int			 ms = 0;
+	int			 ms;
 
-	if (th != NULL) {
-		auth_throttle_fail(th, sa, pop3_now());
-		ms = auth_throttle_delay_ms(th, sa, pop3_now());
-	}
+	ms = auth_job_failed(conn_peer_sa(s->c));
 	if (ms > 0) {
 		/* Stay BUSY (read off) until the delay is over. */
 		s->delay_ev = evtimer_new(loop_base(), pop3_auth_delayed, s);
@@ -496,58 +386,48 @@ pop3_auth_failed(struct pop3_session *s)
 	pop3_resume(s);
 }
 
-/* [loop] */
+/* [loop] A step of s->auth finished. */
 static void
-pop3_auth_done(void *arg)
+pop3_auth_done(uint64_t sid, struct auth_job *j, enum auth_sasl_result res)
 {
-	struct pop3_auth	*j = arg;
-	struct pop3_session	*s = pop3_lookup(j->sid);
-	struct auth_throttle	*th = loop_shared()->auth_throttle;
-	const char		*mech = j->sasl != NULL ? j->mech : "USER";
+	struct pop3_session	*s = pop3_lookup(sid);
+	const char		*mech;
 	char			*b64, *user;
 
-	j->running = false;
-	if (s == NULL || s->auth != j) {
-		pop3_auth_free(j);
+	/* Closing: pop3_auth_drop() frees the job with the session. */
+	if (s == NULL || s->auth != j)
 		return;
-	}
-	switch (j->res) {
+	mech = auth_job_mech(j) != NULL ? auth_job_mech(j) : "USER";
+	switch (res) {
 	case AUTH_SASL_CONTINUE:
 		/* RFC 5034 4: "+ " and the base64 challenge. */
-		b64 = auth_b64_encode(j->challenge, j->challenge_len);
+		b64 = auth_job_challenge_b64(j);
 		conn_printf(s->c, "+ %s\r\n", b64);
 		free(b64);
 		pop3_enter(s, POP3_S_SASL);
 		pop3_resume(s);
 		return;
 	case AUTH_SASL_OK:
-		user = xstrdup(j->sasl != NULL ? auth_sasl_user(j->sasl) :
-		    j->canonical);
-		if (th != NULL)
-			auth_throttle_success(th, conn_peer_sa(s->c));
+		user = xstrdup(auth_job_user(j));
+		auth_job_succeeded(conn_peer_sa(s->c));
 		log_info("%016" PRIx64 " pop3 auth ok user=%s mech=%s", s->id,
 		    user, mech);
-		s->auth = NULL;
-		pop3_auth_free(j);
+		auth_job_free(&s->auth);
 		pop3_login(s, user);
 		free(user);
 		return;
 	case AUTH_SASL_FAIL:
 		log_info("%016" PRIx64 " pop3 auth failed mech=%s client=%s "
 		    "error=\"%s\"", s->id, mech, conn_peer_ip(s->c),
-		    j->sasl != NULL ? auth_sasl_error(j->sasl) :
-		    "bad credentials");
-		s->auth = NULL;
-		pop3_auth_free(j);
+		    auth_job_error(j));
+		auth_job_free(&s->auth);
 		pop3_auth_failed(s);
 		return;
 	case AUTH_SASL_ERROR:
 	default:
 		log_err("%016" PRIx64 " pop3 auth error mech=%s error=\"%s\"",
-		    s->id, mech, j->sasl != NULL ? auth_sasl_error(j->sasl) :
-		    "internal");
-		s->auth = NULL;
-		pop3_auth_free(j);
+		    s->id, mech, auth_job_error(j));
+		auth_job_free(&s->auth);
 		pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
 		pop3_enter(s, POP3_S_AUTH);
 		pop3_resume(s);
@@ -555,29 +435,24 @@ pop3_auth_done(void *arg)
 	}
 }
 
+/* [loop] A step was handed to a worker: read nothing until it is done. */
 static void
-pop3_auth_submit(struct pop3_session *s)
+pop3_auth_busy(struct pop3_session *s)
 {
-	s->auth->now = pop3_now();
-	s->auth->running = true;
 	pop3_enter(s, POP3_S_BUSY);
 	conn_read_enable(s->c, false);
-	work_submit(pop3_auth_run, pop3_auth_done, s->auth);
 }
 
 /* 0 if the client may try; else the reply is sent. */
 static int
 pop3_auth_precheck(struct pop3_session *s)
 {
-	struct auth_throttle	*th = loop_shared()->auth_throttle;
-
 	if (!pop3_auth_allowed(s)) {
 		pop3_bad(s, "[AUTH] Plaintext authentication disallowed on "
 		    "non-secure (SSL/TLS) connections.");
 		return -1;
 	}
-	if (th != NULL && auth_throttle_delay_ms(th, conn_peer_sa(s->c),
-	    pop3_now()) == AUTH_THROTTLE_REFUSE) {
+	if (auth_job_refused(conn_peer_sa(s->c))) {
 		log_info("%016" PRIx64 " pop3 auth refused client=%s "
 		    "reason=throttle", s->id, conn_peer_ip(s->c));
 		pop3_err(s, "[SYS/TEMP] Too many failed logins, try again "
@@ -587,22 +462,17 @@ pop3_auth_precheck(struct pop3_session *s)
 	return 0;
 }
 
-static struct pop3_auth *
+static struct auth_job *
 pop3_auth_new(struct pop3_session *s)
 {
-	struct pop3_auth	*j = xcalloc(1, sizeof(*j));
-
-	j->sid = s->id;
-	j->gen = gen_ref(conn_gen(s->c));
-	j->cache = loop_shared()->auth_cache;
-	return j;
+	return auth_job_new(s->id, conn_gen(s->c), "pop", conn_local_ip(s->c),
+	    conn_local_port(s->c), conn_peer_ip(s->c), conn_peer_port(s->c),
+	    pop3_auth_done);
 }
 
 static void
 pop3_cmd_pass(struct pop3_session *s, const struct pop3_cmd *cmd)
 {
-	struct pop3_auth	*j;
-
 	if (s->user_arg == NULL) {
 		pop3_bad(s, "No username given.");
 		return;
@@ -614,12 +484,11 @@ pop3_cmd_pass(struct pop3_session *s, const struct pop3_cmd *cmd)
 		pop3_auth_failed(s);
 		return;
 	}
-	j = pop3_auth_new(s);
-	j->login = s->user_arg;
-	s->user_arg = NULL;
-	j->password = xstrndup(cmd->arg, cmd->arg_len);
-	s->auth = j;
-	pop3_auth_submit(s);
+	s->auth = pop3_auth_new(s);
+	auth_job_plain(s->auth, s->user_arg, strlen(s->user_arg), cmd->arg,
+	    cmd->arg_len);
+	xfree(s->user_arg);
+	pop3_auth_busy(s);
 }
 
 /* Decode a base64 client line; "=" means empty (RFC 5034 4). */
@@ -639,11 +508,11 @@ pop3_auth_decode(const char *in, size_t len, char **out_r, size_t *len_r)
 static void
 pop3_cmd_auth(struct pop3_session *s, const struct pop3_cmd *cmd)
 {
-	struct pop3_auth	*j;
+	struct auth_job		*j;
 	const char		*err;
-	char			 lip[64], rip[64];
-	const char		*l = conn_local_ip(s->c);
-	const char		*r = conn_peer_ip(s->c);
+	char			 mech[POP3_MECH_MAX + 1];
+	char			*resp = NULL;
+	size_t			 resp_len = 0;
 
 	if (cmd->arg == NULL) {
 		/* RFC 1734 behaviour kept by most servers: list mechanisms. */
@@ -655,47 +524,38 @@ pop3_cmd_auth(struct pop3_session *s, const struct pop3_cmd *cmd)
 	}
 	if (pop3_auth_precheck(s) == -1)
 		return;
-	j = pop3_auth_new(s);
-	memcpy(j->mech, cmd->arg, cmd->arg_len);
-	j->mech[cmd->arg_len] = '\0';
-	if (!auth_sasl_mech_supported(j->mech)) {
-		pop3_auth_free(j);
+	memcpy(mech, cmd->arg, cmd->arg_len);
+	mech[cmd->arg_len] = '\0';
+	if (!auth_sasl_mech_supported(mech)) {
 		pop3_bad(s, "Unsupported authentication mechanism.");
 		return;
 	}
-	j->start = true;
-	if (cmd->ir != NULL) {
-		j->has_resp = true;
-		if (pop3_auth_decode(cmd->ir, cmd->ir_len, &j->resp,
-		    &j->resp_len) == -1) {
-			pop3_auth_free(j);
-			pop3_bad(s, "Invalid base64 data in initial response");
-			return;
-		}
+	if (cmd->ir != NULL && pop3_auth_decode(cmd->ir, cmd->ir_len, &resp,
+	    &resp_len) == -1) {
+		pop3_bad(s, "Invalid base64 data in initial response");
+		return;
 	}
-	snprintf(lip, sizeof(lip), "%s%s%s:%d", strchr(l, ':') ? "[" : "", l,
-	    strchr(l, ':') ? "]" : "", conn_local_port(s->c));
-	snprintf(rip, sizeof(rip), "%s%s%s:%d", strchr(r, ':') ? "[" : "", r,
-	    strchr(r, ':') ? "]" : "", conn_peer_port(s->c));
-	if (auth_sasl_new("pop", s->conf->fqdn, lip, rip, pop3_auth_check, j,
-	    &j->sasl, &err) == -1) {
+	j = pop3_auth_new(s);
+	if (auth_job_start(j, mech, cmd->ir != NULL, resp, resp_len,
+	    &err) == -1) {
 		log_err("%016" PRIx64 " pop3 auth setup failed error=\"%s\"",
 		    s->id, err);
-		pop3_auth_free(j);
+		auth_job_free(&j);
 		pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
 		return;
 	}
 	s->auth = j;
-	pop3_auth_submit(s);
+	pop3_auth_busy(s);
 }
 
 /* A client line inside the exchange (POP3_S_SASL). */
 static void
 pop3_sasl_line(struct pop3_session *s, const char *line, size_t len)
 {
-	struct pop3_auth	*j = s->auth;
+	char	*resp;
+	size_t	 resp_len;
 
-	if (j == NULL) {
+	if (s->auth == NULL) {
 		pop3_enter(s, POP3_S_AUTH);
 		return;
 	}
@@ -706,14 +566,14 @@ pop3_sasl_line(struct pop3_session *s, const char *line, size_t len)
 		pop3_err(s, "Authentication cancelled.");
 		return;
 	}
-	j->start = false;
-	if (pop3_auth_decode(line, len, &j->resp, &j->resp_len) == -1) {
+	if (pop3_auth_decode(line, len, &resp, &resp_len) == -1) {
 		pop3_auth_drop(s);
 		pop3_enter(s, POP3_S_AUTH);
 		pop3_bad(s, "Invalid base64 data in continued response");
 		return;
 	}
-	pop3_auth_submit(s);
+	auth_job_step(s->auth, resp, resp_len);
+	pop3_auth_busy(s);
 }
 
 /* ---- RETR / TOP ------------------------------------------------------- */

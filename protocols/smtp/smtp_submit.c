@@ -5,14 +5,14 @@
  * address, and the end-of-message rules (the From header must belong to
  * the login; Date and Message-ID are added when missing, RFC 6409 8.2/8.3).
  *
- * Owns struct smtp_auth_job: the SASL exchange of one session.  While a
- * step runs on a worker the job is in flight and its completion finds the
- * session by id (it may be gone: the job then frees itself); between
- * steps the session holds it.  The job keeps a reference to the config
- * generation so that the account table outlives a reload.
+ * Owns struct smtp_auth_job: the session's handle on its login job
+ * (auth_job.h), which runs each SASL step on a worker and calls
+ * smtp_auth_done(); that finds the session by id.  A session that goes
+ * away frees its job at once, even while a step runs (auth_job then
+ * frees it when the step returns).
  *
- * Threads: smtp_auth_run() and the checker run on a worker [worker];
- * everything else on the loop thread [loop].
+ * Threads: everything here on the loop thread [loop]; the steps run on
+ * workers inside auth_job.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "auth.h"
+#include "auth_job.h"
 #include "buf.h"
 #include "conf.h"
 #include "conn.h"
@@ -32,24 +33,11 @@
 #include "mime.h"
 #include "route.h"
 #include "smtp_private.h"
-#include "work.h"
 #include "xmalloc.h"
 
+/* The session's handle on its login job (smtp_private.h names it). */
 struct smtp_auth_job {
-	uint64_t		 sid;
-	struct gen		*gen;		/* reference: auth db */
-	struct auth_cache	*cache;
-	struct auth_sasl	*sasl;
-	char			 mech[SMTP_MECH_MAX + 1];
-	bool			 start;		/* first step of the exchange */
-	bool			 has_resp;
-	char			*resp;		/* decoded client data */
-	size_t			 resp_len;
-	time_t			 now;
-	/* results of the step */
-	enum auth_sasl_result	 res;
-	char			*challenge;
-	size_t			 challenge_len;
+	struct auth_job		*job;
 };
 
 bool
@@ -58,83 +46,16 @@ smtp_auth_offered(const struct smtp_session *s)
 	return smtp_is_submission(s) && conn_tls(s->c) && s->user == NULL;
 }
 
-static time_t
-smtp_auth_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
-static void
-smtp_auth_job_free(struct smtp_auth_job *j)
-{
-	if (j == NULL)
-		return;
-	auth_sasl_free(&j->sasl);
-	if (j->resp != NULL) {
-		explicit_bzero(j->resp, j->resp_len);
-		free(j->resp);
-	}
-	free(j->challenge);
-	gen_unref(&j->gen);
-	free(j);
-}
-
-/* [loop] Drop the exchange, unless a worker holds it (it frees itself). */
+/* [loop] Drop the exchange; a step still running is freed by auth_job. */
 void
 smtp_auth_free(struct smtp_session *s)
 {
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	s->delay_ev = NULL;
-	if (s->auth_job != NULL && s->state != SMTP_S_BUSY)
-		smtp_auth_job_free(s->auth_job);
-	s->auth_job = NULL;
-}
-
-/* [worker] The password check libsasl2 calls inside a step. */
-static bool
-smtp_auth_check(void *arg, const char *login, const char *password,
-    const char **canonical_r)
-{
-	struct smtp_auth_job	*j = arg;
-
-	if (j->gen->auth == NULL)
-		return false;
-	return auth_db_check_cached_blocking(j->gen->auth, j->cache, login,
-	    password, j->now, canonical_r);
-}
-
-/* [worker] One SASL step; may take tens of milliseconds (crypt_r). */
-static void
-smtp_auth_run(void *arg)
-{
-	struct smtp_auth_job	*j = arg;
-	const char		*ch = NULL;
-	size_t			 chlen = 0;
-
-	if (j->start)
-		j->res = auth_sasl_start_blocking(j->sasl, j->mech,
-		    j->has_resp ? (j->resp != NULL ? j->resp : "") : NULL,
-		    j->resp_len, &ch, &chlen);
-	else
-		j->res = auth_sasl_step_blocking(j->sasl, j->resp, j->resp_len,
-		    &ch, &chlen);
-	if (j->resp != NULL) {
-		explicit_bzero(j->resp, j->resp_len);
-		xfree(j->resp);
-	}
-	j->resp_len = 0;
-	free(j->challenge);
-	j->challenge = NULL;
-	j->challenge_len = 0;
-	if (j->res == AUTH_SASL_CONTINUE) {
-		j->challenge = xmalloc(chlen + 1);
-		memcpy(j->challenge, ch != NULL ? ch : "", chlen);
-		j->challenge[chlen] = '\0';
-		j->challenge_len = chlen;
+	if (s->auth_job != NULL) {
+		auth_job_free(&s->auth_job->job);
+		xfree(s->auth_job);
 	}
 }
 
@@ -150,54 +71,42 @@ smtp_auth_delayed(evutil_socket_t fd, short what, void *arg)
 	smtp_resume(s);
 }
 
-/* [loop] */
+/* [loop] A step of s->auth_job finished. */
 static void
-smtp_auth_done(void *arg)
+smtp_auth_done(uint64_t sid, struct auth_job *job, enum auth_sasl_result res)
 {
-	struct smtp_auth_job	*j = arg;
-	struct smtp_session	*s = smtp_session_lookup(j->sid);
-	struct auth_throttle	*th = loop_shared()->auth_throttle;
-	const struct sockaddr	*sa;
+	struct smtp_session	*s = smtp_session_lookup(sid);
 	struct timeval		 tv;
 	char			*b64;
 	int			 ms;
 
-	if (s == NULL || s->auth_job != j) {
-		smtp_auth_job_free(j);
+	/* Closing: smtp_auth_free() frees the job with the session. */
+	if (s == NULL || s->auth_job == NULL || s->auth_job->job != job)
 		return;
-	}
-	sa = conn_peer_sa(s->c);
-	switch (j->res) {
+	switch (res) {
 	case AUTH_SASL_CONTINUE:
-		b64 = auth_b64_encode(j->challenge, j->challenge_len);
+		b64 = auth_job_challenge_b64(job);
 		conn_printf(s->c, "334 %s\r\n", b64);
 		free(b64);
 		smtp_enter(s, SMTP_S_AUTH);
 		smtp_resume(s);
 		return;
 	case AUTH_SASL_OK:
-		s->user = xstrdup(auth_sasl_user(j->sasl));
-		if (th != NULL)
-			auth_throttle_success(th, sa);
+		s->user = xstrdup(auth_job_user(job));
+		auth_job_succeeded(conn_peer_sa(s->c));
 		log_info("%016" PRIx64 " smtp auth ok user=%s mech=%s", s->id,
-		    s->user, j->mech);
-		s->auth_job = NULL;
-		smtp_auth_job_free(j);
+		    s->user, auth_job_mech(job));
+		smtp_auth_free(s);
 		smtp_enter(s, SMTP_S_CMD);
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
 		smtp_resume(s);
 		return;
 	case AUTH_SASL_FAIL:
 		log_info("%016" PRIx64 " smtp auth failed mech=%s client=%s "
-		    "error=\"%s\"", s->id, j->mech, conn_peer_ip(s->c),
-		    auth_sasl_error(j->sasl));
-		s->auth_job = NULL;
-		smtp_auth_job_free(j);
-		ms = 0;
-		if (th != NULL) {
-			auth_throttle_fail(th, sa, smtp_auth_now());
-			ms = auth_throttle_delay_ms(th, sa, smtp_auth_now());
-		}
+		    "error=\"%s\"", s->id, auth_job_mech(job),
+		    conn_peer_ip(s->c), auth_job_error(job));
+		smtp_auth_free(s);
+		ms = auth_job_failed(conn_peer_sa(s->c));
 		if (ms > 0) {
 			/* Stay BUSY (read off) until the delay is over. */
 			s->delay_ev = evtimer_new(loop_base(),
@@ -215,9 +124,8 @@ smtp_auth_done(void *arg)
 	case AUTH_SASL_ERROR:
 	default:
 		log_err("%016" PRIx64 " smtp auth error mech=%s error=\"%s\"",
-		    s->id, j->mech, auth_sasl_error(j->sasl));
-		s->auth_job = NULL;
-		smtp_auth_job_free(j);
+		    s->id, auth_job_mech(job), auth_job_error(job));
+		smtp_auth_free(s);
 		smtp_enter(s, SMTP_S_CMD);
 		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		smtp_resume(s);
@@ -225,14 +133,12 @@ smtp_auth_done(void *arg)
 	}
 }
 
-/* [loop] Run the next step of s->auth_job on a worker. */
+/* [loop] A step was handed to a worker: read nothing until it is done. */
 static void
-smtp_auth_submit(struct smtp_session *s)
+smtp_auth_busy(struct smtp_session *s)
 {
-	s->auth_job->now = smtp_auth_now();
 	smtp_enter(s, SMTP_S_BUSY);
 	conn_read_enable(s->c, false);
-	work_submit(smtp_auth_run, smtp_auth_done, s->auth_job);
 }
 
 /* Decode a base64 client line; "=" means empty (RFC 4954 4). */
@@ -252,10 +158,10 @@ smtp_auth_decode(const char *in, size_t len, char **out_r, size_t *len_r)
 void
 smtp_auth_cmd(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	struct auth_throttle	*th = loop_shared()->auth_throttle;
-	struct smtp_auth_job	*j;
+	struct smtp_auth_job	*a;
 	const char		*err;
-	char			 lip[64], rip[64];
+	char			*resp = NULL;
+	size_t			 resp_len = 0;
 
 	if (!smtp_is_submission(s)) {
 		smtp_reply(s, 503, "5.5.1", "Error: authentication not "
@@ -286,54 +192,43 @@ smtp_auth_cmd(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_reply_r(s, &smtp_reply_auth_mech);
 		return;
 	}
-	if (th != NULL && auth_throttle_delay_ms(th, conn_peer_sa(s->c),
-	    smtp_auth_now()) == AUTH_THROTTLE_REFUSE) {
+	if (auth_job_refused(conn_peer_sa(s->c))) {
 		log_info("%016" PRIx64 " smtp auth refused client=%s "
 		    "reason=throttle", s->id, conn_peer_ip(s->c));
 		smtp_reply(s, 454, "4.7.0", "Too many failed logins, try "
 		    "again later");
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
-	j->sid = s->id;
-	j->gen = gen_ref(conn_gen(s->c));
-	j->cache = loop_shared()->auth_cache;
-	j->start = true;
-	memcpy(j->mech, cmd->mech, sizeof(j->mech));
-	if (cmd->ir_present) {
-		j->has_resp = true;
-		if (smtp_auth_decode(cmd->arg, strlen(cmd->arg), &j->resp,
-		    &j->resp_len) == -1) {
-			smtp_auth_job_free(j);
-			smtp_reply(s, 501, "5.5.2", "Cannot decode response");
-			return;
-		}
+	if (cmd->ir_present && smtp_auth_decode(cmd->arg, strlen(cmd->arg),
+	    &resp, &resp_len) == -1) {
+		smtp_reply(s, 501, "5.5.2", "Cannot decode response");
+		return;
 	}
-	snprintf(lip, sizeof(lip), "%s%s%s:%d", strchr(conn_local_ip(s->c),
-	    ':') ? "[" : "", conn_local_ip(s->c), strchr(conn_local_ip(s->c),
-	    ':') ? "]" : "", conn_local_port(s->c));
-	snprintf(rip, sizeof(rip), "%s%s%s:%d", strchr(conn_peer_ip(s->c),
-	    ':') ? "[" : "", conn_peer_ip(s->c), strchr(conn_peer_ip(s->c),
-	    ':') ? "]" : "", conn_peer_port(s->c));
-	if (auth_sasl_new("smtp", s->conf->fqdn, lip, rip, smtp_auth_check,
-	    j, &j->sasl, &err) == -1) {
+	a = xcalloc(1, sizeof(*a));
+	a->job = auth_job_new(s->id, conn_gen(s->c), "smtp",
+	    conn_local_ip(s->c), conn_local_port(s->c), conn_peer_ip(s->c),
+	    conn_peer_port(s->c), smtp_auth_done);
+	if (auth_job_start(a->job, cmd->mech, cmd->ir_present, resp,
+	    resp_len, &err) == -1) {
 		log_err("%016" PRIx64 " smtp auth setup failed error=\"%s\"",
 		    s->id, err);
-		smtp_auth_job_free(j);
+		auth_job_free(&a->job);
+		free(a);
 		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		return;
 	}
-	s->auth_job = j;
-	smtp_auth_submit(s);
+	s->auth_job = a;
+	smtp_auth_busy(s);
 }
 
 /* A client line during the exchange (SMTP_S_AUTH). */
 void
 smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 {
-	struct smtp_auth_job	*j = s->auth_job;
+	char	*resp;
+	size_t	 resp_len;
 
-	if (j == NULL) {
+	if (s->auth_job == NULL) {
 		smtp_enter(s, SMTP_S_CMD);
 		return;
 	}
@@ -344,14 +239,14 @@ smtp_auth_line(struct smtp_session *s, const char *line, size_t len)
 		smtp_reply(s, 501, "5.0.0", "Authentication cancelled");
 		return;
 	}
-	j->start = false;
-	if (smtp_auth_decode(line, len, &j->resp, &j->resp_len) == -1) {
+	if (smtp_auth_decode(line, len, &resp, &resp_len) == -1) {
 		smtp_auth_free(s);
 		smtp_enter(s, SMTP_S_CMD);
 		smtp_reply(s, 501, "5.5.2", "Cannot decode response");
 		return;
 	}
-	smtp_auth_submit(s);
+	auth_job_step(s->auth_job->job, resp, resp_len);
+	smtp_auth_busy(s);
 }
 
 /* ---- end of message ---------------------------------------------------- */

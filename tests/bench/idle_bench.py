@@ -11,9 +11,10 @@ PSS), then DONE/LOGOUT everything and count who answered.  Printed: MB for
 the N connections (tree at hold minus tree before opening), KB per
 connection, connections established, dropped, logins/s while opening.
 
-postern refuses LOGIN without TLS (LOGINDISABLED on 143, no option to
-allow it), so "postern, no TLS" is tried and reported as refused; the
-plain-text figure for Dovecot uses peers/idleconn.py.
+postern, like Dovecot, takes plain-text LOGIN on 143 from loopback peers
+(127.0.0.0/8, ::1), so the "no TLS" figure is measured on 143 directly;
+for Dovecot it uses peers/idleconn.py.  Note the delta (holding minus
+before) can understate: memory freed after seeding is reused first.
 
 usage: idle_bench.py [--bin build-bench/postern] [--counts 1000,10000]
          [--hold 10] [--threads 8] [--peers-root /tmp/peers] [--no-peers]
