@@ -13,5 +13,7 @@ int	 cmd_queue(int, char **);	/* postern queue list|show|flush|delete|bounce */
 int	 cmd_account(int, char **);	/* postern account add|passwd|del|list|show */
 int	 cmd_dkim(int, char **);	/* postern dkim show [DOMAIN] */
 int	 cmd_dns(int, char **);		/* postern dns [DOMAIN] */
+int	 cmd_import(int, char **);	/* postern import ADDRESS MAILDIR|MBOX */
 int	 cmd_backup(int, char **);	/* postern backup [-c FILE] [--with-mail] DEST */
+int	 cmd_spam(int, char **);	/* postern spam learn-spam|learn-ham|stats|score */
 #endif

@@ -79,6 +79,8 @@ struct ctl_session {
 	char			**prepend;
 	char			*folder;
 	size_t			 n;
+	bool			 import;	/* IMPORT: flags, no header */
+	char			*flags;		/* IMPORT: flag list */
 };
 
 TAILQ_HEAD(ctl_list, ctl_session);
@@ -108,6 +110,7 @@ ctl_free(struct ctl_session *s)
 	free(s->prepend);
 	free(s->rcpts);
 	free(s->folder);
+	free(s->flags);
 	free(s->address);
 	free(s->err);
 	free(s);
@@ -273,12 +276,16 @@ ctl_route(struct ctl_session *s, const char *folder)
 	s->prepend = xcalloc(s->route.nlocal, sizeof(*s->prepend));
 	for (i = 0; i < s->route.nlocal; i++) {
 		l = &s->route.local[i];
-		buf_printf(&b, "Delivered-To: %s\r\n", l->name);
-		if (strcasecmp(s->address, l->name) != 0)
-			buf_printf(&b, "X-Original-To: %s\r\n", s->address);
-		s->prepend[i] = buf_steal(&b, NULL);
 		s->rcpts[i].account = l->name;
-		s->rcpts[i].prepend = s->prepend[i];
+		s->rcpts[i].flags = s->flags;
+		if (!s->import) {
+			buf_printf(&b, "Delivered-To: %s\r\n", l->name);
+			if (strcasecmp(s->address, l->name) != 0)
+				buf_printf(&b, "X-Original-To: %s\r\n",
+				    s->address);
+			s->prepend[i] = buf_steal(&b, NULL);
+			s->rcpts[i].prepend = s->prepend[i];
+		}
 		if (s->folder != NULL) {
 			/* Asked for by name: a missing folder is an error. */
 			s->rcpts[i].folder = s->folder;
@@ -335,7 +342,10 @@ ctl_queue(struct ctl_session *s, char *req)
 
 /*
  * "DELIVER <address> [<folder>] <size>": the folder is whatever lies
- * between, so it may contain spaces.
+ * between, so it may contain spaces.  "IMPORT (<flags>) <address>
+ * [<folder>] <size>" (postern import) is the same, but stores the
+ * message as it comes (no Delivered-To) with the IMAP flags and
+ * keywords of the list, which may be empty: "IMPORT () ...".
  */
 static void
 ctl_request(struct ctl_session *s, char *line)
@@ -370,12 +380,22 @@ ctl_request(struct ctl_session *s, char *line)
 		ctl_queue(s, line + 6);
 		return;
 	}
-	if (strncmp(line, "DELIVER ", 8) != 0) {
-		ctl_reply(s, "ERR unknown request (DELIVER, PING, QUEUE, "
-		    "RELOAD or STATUS)");
+	if (strncmp(line, "IMPORT (", 8) == 0) {
+		if ((sp = strchr(line + 8, ')')) == NULL || sp[1] != ' ') {
+			ctl_reply(s, "ERR usage: IMPORT (<flags>) <address> "
+			    "[<folder>] <size>");
+			return;
+		}
+		s->import = true;
+		s->flags = xstrndup(line + 8, (size_t)(sp - (line + 8)));
+		line = sp + 2;
+	} else if (strncmp(line, "DELIVER ", 8) == 0)
+		line += 8;
+	else {
+		ctl_reply(s, "ERR unknown request (DELIVER, IMPORT, PING, "
+		    "QUEUE, RELOAD or STATUS)");
 		return;
 	}
-	line += 8;
 	if ((last = strrchr(line, ' ')) == NULL || (sp = strchr(line,
 	    ' ')) == NULL || str_to_u64(last + 1, UINT64_MAX, &size) == -1) {
 		ctl_reply(s, "ERR usage: DELIVER <address> [<folder>] <size>");

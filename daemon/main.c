@@ -80,8 +80,12 @@ static const struct {
 	  "show DKIM selectors, keys and their DNS records" },
 	{ "dns", cmd_dns, "dns [DOMAIN]",
 	  "print every DNS record to publish (MX, SPF, DKIM, DMARC, MTA-STS)" },
+	{ "spam", cmd_spam, "spam learn-spam|learn-ham|stats|score [PATH...]",
+	  "train and inspect the Bayes spam filter" },
 	{ "backup", cmd_backup, "backup [-c FILE] [--with-mail] DEST",
 	  "hot copy of index, queue and keys while the daemon runs" },
+	{ "import", cmd_import, "import [-c FILE] [--folder NAME] ADDRESS MAILDIR|MBOX",
+	  "import a Maildir or mbox through the running daemon, keeping flags" },
 	{ "version", main_version, "version", "print the version" },
 	{ "help", main_help, "help [COMMAND]", "show this help" },
 };

@@ -2,7 +2,8 @@
  * filter.h - the per-message mail authentication pipeline (DESIGN.md
  * "filter pipeline"): inbound SPF (RFC 7208) for MAIL FROM and HELO,
  * DKIM verification (RFC 6376, 8463), DMARC (RFC 7489) and one
- * Authentication-Results field (RFC 8601); on submission, a
+ * Authentication-Results field (RFC 8601) followed by the spam
+ * scoring's X-Spam-* lines (filter/spam); on submission, a
  * DKIM-Signature for every configured selector of the From domain.
  *
  * The SMTP session creates a filter at MAIL (SPF starts at once, its DNS
@@ -63,6 +64,14 @@ typedef void	 filter_done_fn(void *arg, const char *hdrs, size_t len);
 void		 filter_end(struct filter *, const char *spool_path,
 		    const char *add, size_t addlen, filter_done_fn *done,
 		    void *arg);
+/*
+ * [loop] After done ran (inbound, spam.enable): the spam action (an enum
+ * spam_action of spam.h: 0 accept, 1 greylist, 2 add_header, 3 reject),
+ * the score and the text for "550 5.7.1 <reason>"; -1 when the message
+ * was not scored (submission, spam disabled).  Valid until filter_free.
+ */
+int		 filter_spam_verdict(const struct filter *, double *score_r,
+		    const char **reason_r);
 /* [loop] Cancels DNS and the callback; a running worker job finishes
  * on its own and frees what it holds.  Sets *f to NULL. */
 void		 filter_free(struct filter **);

@@ -13,6 +13,8 @@
  *   worker    dkim_verify_finish (the RSA/Ed25519 verifications).
  *   loop      once SPF is done too: DMARC policy discovery, then one
  *             Authentication-Results field, handed to the session.
+ *   worker    spam scoring (filter/spam: heuristics, rules, Bayes), given
+ *             the results above; X-Spam-* lines follow the A-R field.
  * Submission: one worker job reads the spool (after the session's own
  * header lines), finds the From domain and signs with every selector the
  * keyring holds for it.
@@ -52,6 +54,7 @@
 #include "filter.h"
 #include "log.h"
 #include "loop.h"
+#include "spam.h"
 #include "spf.h"
 #include "work.h"
 #include "xmalloc.h"
@@ -122,6 +125,13 @@ struct filter {
 	bool			 dm_started;
 	bool			 dm_done;
 	bool			 dm_timeout;
+
+	/* Spam scoring (inbound, spam.enable). */
+	char			*helo;
+	char			*peer_ip;
+	struct idx		*spam_idx;	/* Bayes; NULL: none */
+	struct spam_result	*spam;
+	bool			 spam_done;
 };
 
 static pthread_once_t	 filter_psl_once = PTHREAD_ONCE_INIT;
@@ -130,6 +140,7 @@ static struct dmarc_psl	*filter_psl;	/* read-only once loaded */
 static void	filter_advance(struct filter *);
 static void	filter_spf_step(struct filter_spf *);
 static void	filter_dmarc_step(struct filter *);
+static char	*filter_peer_ip(const struct sockaddr *);
 
 /* [worker] Load the Public Suffix List once per process. */
 static void
@@ -189,6 +200,9 @@ filter_destroy(struct filter *f)
 	dkim_results_free(&f->res, f->nres);
 	dnsq_cancel(&f->dm_req);
 	dmarc_eval_free(&f->dm);
+	spam_result_free(&f->spam);
+	free(f->helo);
+	free(f->peer_ip);
 	if (f->timer != NULL)
 		event_free(f->timer);
 	buf_free(&f->add);
@@ -223,8 +237,12 @@ filter_new(struct gen *g, enum filter_mode mode, uint64_t sid,
 		f->spf[i].f = f;
 		f->spf[i].done = true;
 	}
+	f->spam_done = mode != FILTER_INBOUND || !g->conf->spam.enable;
+	if (mode == FILTER_INBOUND && helo != NULL)
+		f->helo = xstrdup(helo);
 	if (mode != FILTER_INBOUND || peer == NULL)
 		return f;
+	f->peer_ip = filter_peer_ip(peer);
 	f->spf[FILTER_SPF_MAIL].eval = spf_eval_new(peer, mail_from, helo,
 	    g->conf->fqdn);
 	if (helo != NULL && helo[0] != '\0' && helo[0] != '[')
@@ -265,6 +283,23 @@ filter_free(struct filter **fp)
 }
 
 /* ---- SPF -------------------------------------------------------------- */
+
+/* The numeric text of peer (malloc'd), or NULL. */
+static char *
+filter_peer_ip(const struct sockaddr *peer)
+{
+	char	 a[INET6_ADDRSTRLEN];
+
+	if (peer->sa_family == AF_INET && inet_ntop(AF_INET,
+	    &((const struct sockaddr_in *)(const void *)peer)->sin_addr, a,
+	    sizeof(a)) != NULL)
+		return xstrdup(a);
+	if (peer->sa_family == AF_INET6 && inet_ntop(AF_INET6,
+	    &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr, a,
+	    sizeof(a)) != NULL)
+		return xstrdup(a);
+	return NULL;
+}
 
 static int
 filter_spf_qtype(enum spf_qtype t)
@@ -655,6 +690,140 @@ filter_dmarc_start(struct filter *f)
 	filter_dmarc_step(f);
 }
 
+/* ---- spam ------------------------------------------------------------- */
+
+/* [worker] What SPF/DKIM/DMARC found, for the spam symbols. */
+static void
+filter_spam_env(const struct filter *f, struct spam_env *env)
+{
+	const struct filter_spf	*sp = &f->spf[FILTER_SPF_MAIL];
+	size_t			 i;
+
+	memset(env, 0, sizeof(*env));
+	env->helo = f->helo;
+	env->peer_ip = f->peer_ip;
+	env->our_fqdn = f->authserv;
+	if (sp->eval != NULL && sp->timeout)
+		env->spf = SPAM_SPF_TEMPERROR;
+	else if (sp->eval != NULL)
+		switch (spf_eval_result(sp->eval)) {
+		case SPF_PASS:
+			env->spf = SPAM_SPF_PASS;
+			break;
+		case SPF_FAIL:
+			env->spf = SPAM_SPF_FAIL;
+			break;
+		case SPF_SOFTFAIL:
+			env->spf = SPAM_SPF_SOFTFAIL;
+			break;
+		case SPF_NEUTRAL:
+			env->spf = SPAM_SPF_NEUTRAL;
+			break;
+		case SPF_TEMPERROR:
+			env->spf = SPAM_SPF_TEMPERROR;
+			break;
+		case SPF_PERMERROR:
+			env->spf = SPAM_SPF_PERMERROR;
+			break;
+		default:
+			break;
+		}
+	for (i = 0; i < f->nres; i++) {
+		if (f->res[i].status == DKIM_PASS)
+			env->dkim = SPAM_DKIM_ALLOW;
+		else if (env->dkim == SPAM_DKIM_ALLOW)
+			continue;
+		else if (f->res[i].status == DKIM_FAIL)
+			env->dkim = SPAM_DKIM_REJECT;
+		else if (env->dkim == SPAM_DKIM_REJECT)
+			continue;
+		else if (f->res[i].status == DKIM_TEMPERROR)
+			env->dkim = SPAM_DKIM_TEMPFAIL;
+		else if (f->res[i].status == DKIM_PERMERROR)
+			env->dkim = SPAM_DKIM_PERMFAIL;
+	}
+	if (f->dm_timeout)
+		env->dmarc = SPAM_DMARC_DNSFAIL;
+	else if (f->dm != NULL)
+		switch (dmarc_eval_result(f->dm)) {
+		case DMARC_R_PASS:
+			env->dmarc = SPAM_DMARC_ALLOW;
+			break;
+		case DMARC_R_FAIL:
+			env->dmarc = dmarc_eval_policy(f->dm) ==
+			    DMARC_P_REJECT ? SPAM_DMARC_REJECT :
+			    dmarc_eval_policy(f->dm) == DMARC_P_QUARANTINE ?
+			    SPAM_DMARC_QUARANTINE : SPAM_DMARC_SOFTFAIL;
+			break;
+		case DMARC_R_TEMPERROR:
+			env->dmarc = SPAM_DMARC_DNSFAIL;
+			break;
+		default:
+			break;
+		}
+}
+
+/* [worker] Read the spool and score it. */
+static void
+filter_spam_run(void *arg)
+{
+	struct filter	*f = arg;
+	struct spam_env	 env;
+	struct buf	 msg = BUF_INIT;
+	char		*chunk;
+	ssize_t		 r;
+	int		 fd;
+
+	if ((fd = open(f->spool, O_RDONLY | O_CLOEXEC)) == -1) {
+		free(f->error);
+		f->error = xasprintf("spam: open %s: %s", f->spool,
+		    strerror(errno));
+		return;
+	}
+	chunk = xmalloc(FILTER_CHUNK);
+	for (;;) {
+		r = read(fd, chunk, FILTER_CHUNK);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		buf_append(&msg, chunk, (size_t)r);
+	}
+	free(chunk);
+	close(fd);
+	filter_spam_env(f, &env);
+	f->spam = spam_check_blocking(f->gen->conf, f->spam_idx, &env,
+	    msg.data != NULL ? msg.data : "", msg.len);
+	buf_free(&msg);
+}
+
+static void
+filter_spam_done(void *arg)
+{
+	struct filter	*f = arg;
+
+	f->job = false;
+	if (f->orphan) {
+		filter_destroy(f);
+		return;
+	}
+	f->spam_done = true;
+	filter_advance(f);
+}
+
+int
+filter_spam_verdict(const struct filter *f, double *score_r,
+    const char **reason_r)
+{
+	if (f == NULL || f->spam == NULL)
+		return -1;
+	if (score_r != NULL)
+		*score_r = spam_result_score(f->spam);
+	if (reason_r != NULL)
+		*reason_r = spam_result_reason(f->spam);
+	return (int)spam_result_action(f->spam);
+}
+
 /* ---- the result ------------------------------------------------------- */
 
 static void
@@ -741,7 +910,21 @@ filter_advance(struct filter *f)
 		filter_dmarc_start(f);
 	if (!f->dm_done || f->done == NULL)
 		return;
+	if (!f->spam_done) {
+		/* Scoring reads the spool and LMDB: a worker. */
+		f->spam_idx = spam_store_idx(loop_shared()->store);
+		f->job = true;
+		work_submit(filter_spam_run, filter_spam_done, f);
+		return;
+	}
 	filter_ar(f, &b);
+	if (f->spam != NULL) {
+		spam_result_headers(f->spam, &b);
+		log_info("%016" PRIx64 " filter spam score=%.2f action=%s "
+		    "symbols=%zu", f->sid, spam_result_score(f->spam),
+		    spam_action_name(spam_result_action(f->spam)),
+		    spam_result_count(f->spam));
+	}
 	log_info("%016" PRIx64 " filter authres spf=%s dkim=%zu dmarc=%s "
 	    "from_domain=%s", f->sid,
 	    f->spf[0].eval != NULL && !f->spf[0].timeout ?

@@ -1,0 +1,628 @@
+/*
+ * spam_bayes.c - the Bayes classifier (spam.h): tokens, counts in the
+ * index's LMDB environment, Robinson-Fisher chi-square combination.
+ *
+ * Tokens: words (3..24 bytes of letters, digits, 8-bit bytes and
+ * "$'-_", lower-cased; longer runs become "sk:" plus their first 7
+ * bytes) of the decoded text parts (HTML stripped), of the decoded
+ * header fields (prefixed with the field name; fields we add or that
+ * are unique per copy -- Received, Return-Path, Delivered-To,
+ * Authentication-Results, X-Spam-* -- are skipped, so a lesson is the
+ * same whichever copy it came from), and "u:" plus the host of every
+ * URI.  A message counts each token once (64-bit FNV-1a hashes, sorted
+ * and de-duplicated; at most SPAM_TOK_MAX).
+ *
+ * Storage: the named database "spam.bayes" in the index environment.
+ *   'T' user '\0' hash(8)  -> uint32 { spam, ham } messages with token
+ *   'N' user               -> uint32 { spam, ham } messages learned
+ *   'S' user '\0' sha256   -> 's' or 'h': this message was learned so
+ * The user "" is the global set every lesson also goes to.  The message
+ * identity is SHA-256 of its Message-ID and body, so moving a message
+ * into \Junk and back out re-classes it instead of counting it twice.
+ *
+ * Classification (Gary Robinson's f(w) with s = 0.45, x = 0.5, the 150
+ * most extreme tokens with |f - 0.5| >= 0.1, Fisher's chi-square on
+ * both tails, as SpamBayes does) uses the user's counts once they hold
+ * min spam and min ham messages, else the global ones, else nothing.
+ *
+ * Owns nothing across calls but the cached dbi handle.  Threads:
+ * [worker] for *_blocking (LMDB), [any] for the tokenizer.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "idx.h"
+#include "mime.h"
+#include "spam.h"
+#include "spam_private.h"
+#include "store_private.h"
+#include "xmalloc.h"
+
+#define SPAM_BAYES_DB	"spam.bayes"
+#define SPAM_TOK_MAX	8000
+#define SPAM_TOK_MIN	3
+#define SPAM_TOK_LONG	24
+#define SPAM_BAYES_S	0.45
+#define SPAM_BAYES_X	0.5
+#define SPAM_BAYES_N	150
+#define SPAM_USER_MAX	320
+
+struct spam_cnt {
+	uint32_t	 spam, ham;
+};
+
+static pthread_mutex_t	 spam_dbi_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct idx	*spam_dbi_idx;
+static MDB_dbi		 spam_dbi;
+
+struct idx *
+spam_store_idx(struct store *st)
+{
+	return st != NULL ? st->idx : NULL;
+}
+
+static int
+spam_dbi_get(struct idx *idx, MDB_dbi *dbi_r, const char **error_r)
+{
+	int	 rc = 0;
+
+	pthread_mutex_lock(&spam_dbi_lock);
+	if (spam_dbi_idx != idx) {
+		if ((rc = idx_env_dbi_open_blocking(idx, SPAM_BAYES_DB,
+		    MDB_CREATE, &spam_dbi, error_r)) == 0)
+			spam_dbi_idx = idx;
+	}
+	*dbi_r = spam_dbi;
+	pthread_mutex_unlock(&spam_dbi_lock);
+	return rc;
+}
+
+/* ---- tokens ----------------------------------------------------------- */
+
+static bool
+spam_tok_char(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80 || c == '$' || c == '\'' ||
+	    c == '-' || c == '_';
+}
+
+static void
+spam_words(const char *pfx, const char *s, size_t len, spam_token_fn *fn,
+    void *arg)
+{
+	char	 tok[64];
+	size_t	 i = 0, j, n, k, pl = strlen(pfx);
+
+	while (i < len) {
+		while (i < len && !spam_tok_char((unsigned char)s[i]))
+			i++;
+		for (j = i; j < len && spam_tok_char((unsigned char)s[j]); j++)
+			;
+		/* Trim quotes and dashes at the ends. */
+		while (i < j && (s[i] == '\'' || s[i] == '-'))
+			i++;
+		n = j;
+		while (n > i && (s[n - 1] == '\'' || s[n - 1] == '-'))
+			n--;
+		n -= i;
+		if (n >= SPAM_TOK_MIN) {
+			memcpy(tok, pfx, pl);
+			if (n > SPAM_TOK_LONG) {
+				memcpy(tok + pl, "sk:", 3);
+				for (k = 0; k < 7; k++)
+					tok[pl + 3 + k] = (char)tolower(
+					    (unsigned char)s[i + k]);
+				fn(arg, tok, pl + 10);
+			} else {
+				for (k = 0; k < n; k++)
+					tok[pl + k] = (char)tolower(
+					    (unsigned char)s[i + k]);
+				fn(arg, tok, pl + n);
+			}
+		}
+		i = j;
+	}
+}
+
+static bool
+spam_hdr_skip(const char *name, size_t len)
+{
+	static const char *const skip[] = { "received", "return-path",
+	    "delivered-to", "x-original-to", "authentication-results",
+	    "received-spf", "date", "message-id", "dkim-signature",
+	    "arc-seal", "arc-message-signature", "arc-authentication-results",
+	    "content-length", "lines", "status", "x-status", "x-uid" };
+	size_t	 i;
+
+	if (len >= 6 && strncasecmp(name, "x-spam", 6) == 0)
+		return true;
+	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (len == strlen(skip[i]) && strncasecmp(name, skip[i],
+		    len) == 0)
+			return true;
+	return false;
+}
+
+static void
+spam_tokens_msg(const struct spam_msg *m, spam_token_fn *fn, void *arg)
+{
+	struct mime_header_iter	 it;
+	struct mime_header_field f;
+	struct buf		 u = BUF_INIT, d = BUF_INIT;
+	char			 pfx[24];
+	const char		*h, *e;
+	size_t			 i, n;
+
+	mime_header_iter_init(&it, m->hdr, m->hlen);
+	while (mime_header_iter_next(&it, &f)) {
+		if (spam_hdr_skip(f.name, f.name_len))
+			continue;
+		n = f.name_len < 12 ? f.name_len : 12;
+		for (i = 0; i < n; i++)
+			pfx[i] = (char)tolower((unsigned char)f.name[i]);
+		pfx[n] = ':';
+		pfx[n + 1] = '\0';
+		buf_reset(&u);
+		buf_reset(&d);
+		mime_header_unfold(f.value, f.value_len, &u);
+		mime_decode_2047(u.data != NULL ? u.data : "", u.len, &d);
+		spam_words(pfx, d.data != NULL ? d.data : "", d.len, fn, arg);
+	}
+	buf_free(&u);
+	buf_free(&d);
+	spam_words("", m->text.data != NULL ? m->text.data : "", m->text.len,
+	    fn, arg);
+	for (i = 0; i < m->nuri; i++) {
+		if ((h = strstr(m->uri[i], "://")) == NULL)
+			continue;
+		h += 3;
+		e = h + strcspn(h, "/?#:");
+		spam_words("u:", h, (size_t)(e - h), fn, arg);
+	}
+}
+
+void
+spam_tokens(const char *msg, size_t len, spam_token_fn *fn, void *arg)
+{
+	struct spam_msg	 m;
+
+	spam_msg_init(&m, msg, len);
+	spam_tokens_msg(&m, fn, arg);
+	spam_msg_clear(&m);
+}
+
+struct spam_hashes {
+	uint64_t	*h;
+	size_t		 n;
+};
+
+static void
+spam_hash_tok(void *arg, const char *tok, size_t len)
+{
+	struct spam_hashes	*hs = arg;
+	uint64_t		 h = 0xcbf29ce484222325ULL;
+	size_t			 i;
+
+	if (hs->n >= SPAM_TOK_MAX * 4)
+		return;
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)tok[i];
+		h *= 0x100000001b3ULL;
+	}
+	hs->h[hs->n++] = h;
+}
+
+static int
+spam_u64_cmp(const void *a, const void *b)
+{
+	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Unique token hashes of a parsed message. */
+static void
+spam_hashes_of(const struct spam_msg *m, struct spam_hashes *hs)
+{
+	size_t	 i, n = 0;
+
+	hs->h = xcalloc(SPAM_TOK_MAX * 4, sizeof(*hs->h));
+	hs->n = 0;
+	spam_tokens_msg(m, spam_hash_tok, hs);
+	qsort(hs->h, hs->n, sizeof(*hs->h), spam_u64_cmp);
+	for (i = 0; i < hs->n; i++)
+		if (n == 0 || hs->h[n - 1] != hs->h[i])
+			hs->h[n++] = hs->h[i];
+	hs->n = n < SPAM_TOK_MAX ? n : SPAM_TOK_MAX;
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+static size_t
+spam_key(char *k, char type, const char *user, const void *tail,
+    size_t tlen)
+{
+	size_t	 ul = user != NULL ? strlen(user) : 0, n = 0;
+
+	if (ul > SPAM_USER_MAX)
+		ul = SPAM_USER_MAX;
+	k[n++] = type;
+	memcpy(k + n, user != NULL ? user : "", ul);
+	n += ul;
+	if (tail == NULL)
+		return n;
+	k[n++] = '\0';
+	memcpy(k + n, tail, tlen);
+	return n + tlen;
+}
+
+static void
+spam_cnt_get(MDB_txn *txn, MDB_dbi dbi, const char *k, size_t klen,
+    struct spam_cnt *c)
+{
+	MDB_val	 key = { klen, (void *)(uintptr_t)k }, val;
+
+	memset(c, 0, sizeof(*c));
+	if (mdb_get(txn, dbi, &key, &val) == 0 && val.mv_size == sizeof(*c))
+		memcpy(c, val.mv_data, sizeof(*c));
+}
+
+static int
+spam_cnt_put(MDB_txn *txn, MDB_dbi dbi, const char *k, size_t klen,
+    const struct spam_cnt *c)
+{
+	MDB_val	 key = { klen, (void *)(uintptr_t)k };
+	MDB_val	 val = { sizeof(*c), (void *)(uintptr_t)c };
+	int	 rc;
+
+	if (c->spam == 0 && c->ham == 0) {
+		rc = mdb_del(txn, dbi, &key, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	return mdb_put(txn, dbi, &key, &val, 0);
+}
+
+static void
+spam_cnt_move(struct spam_cnt *c, int prev, bool spam)
+{
+	if (prev == 's' && c->spam > 0)
+		c->spam--;
+	else if (prev == 'h' && c->ham > 0)
+		c->ham--;
+	if (spam)
+		c->spam++;
+	else
+		c->ham++;
+}
+
+/* ---- learning --------------------------------------------------------- */
+
+struct spam_learn {
+	MDB_dbi			 dbi;
+	const char		*user;
+	const uint64_t		*h;
+	size_t			 n;
+	bool			 spam;
+	unsigned char		 id[32];
+	int			 learned;	/* out */
+};
+
+static int
+spam_learn_scope(MDB_txn *txn, struct spam_learn *l, const char *user)
+{
+	char		 k[1 + SPAM_USER_MAX + 1 + 32];
+	unsigned char	 hb[8];
+	struct spam_cnt	 c;
+	MDB_val		 key, val;
+	size_t		 klen, i, j;
+	int		 prev = 0, rc;
+	char		 cls = l->spam ? 's' : 'h';
+
+	klen = spam_key(k, 'S', user, l->id, sizeof(l->id));
+	key.mv_size = klen;
+	key.mv_data = k;
+	if ((rc = mdb_get(txn, l->dbi, &key, &val)) == 0 && val.mv_size == 1)
+		prev = *(const char *)val.mv_data;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (prev == cls)
+		return 0;
+	val.mv_size = 1;
+	val.mv_data = &cls;
+	if ((rc = mdb_put(txn, l->dbi, &key, &val, 0)) != 0)
+		return rc;
+	for (i = 0; i < l->n; i++) {
+		for (j = 0; j < 8; j++)
+			hb[j] = (unsigned char)(l->h[i] >> (56 - 8 * j));
+		klen = spam_key(k, 'T', user, hb, sizeof(hb));
+		spam_cnt_get(txn, l->dbi, k, klen, &c);
+		spam_cnt_move(&c, prev, l->spam);
+		if ((rc = spam_cnt_put(txn, l->dbi, k, klen, &c)) != 0)
+			return rc;
+	}
+	klen = spam_key(k, 'N', user, NULL, 0);
+	spam_cnt_get(txn, l->dbi, k, klen, &c);
+	spam_cnt_move(&c, prev, l->spam);
+	if ((rc = spam_cnt_put(txn, l->dbi, k, klen, &c)) != 0)
+		return rc;
+	l->learned = 1;
+	return 0;
+}
+
+static int
+spam_learn_txn(MDB_txn *txn, void *arg, const char **error_r)
+{
+	struct spam_learn	*l = arg;
+	int			 rc;
+
+	l->learned = 0;
+	if (l->user != NULL && l->user[0] != '\0' &&
+	    (rc = spam_learn_scope(txn, l, l->user)) != 0)
+		goto fail;
+	if ((rc = spam_learn_scope(txn, l, "")) != 0)
+		goto fail;
+	return 0;
+ fail:
+	if (rc == MDB_MAP_FULL)
+		return rc;
+	*error_r = mdb_strerror(rc);
+	return -1;
+}
+
+/* Identity of a message: SHA-256 of its Message-ID and body. */
+static void
+spam_msg_id(const struct spam_msg *m, unsigned char id[32])
+{
+	struct buf	 v = BUF_INIT;
+	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
+	unsigned int	 n = 32;
+
+	(void)mime_header_get(m->hdr, m->hlen, "Message-ID", &v);
+	memset(id, 0, 32);
+	if (ctx == NULL)
+		return;
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	if (v.data != NULL)
+		EVP_DigestUpdate(ctx, v.data, v.len);
+	EVP_DigestUpdate(ctx, "\n", 1);
+	EVP_DigestUpdate(ctx, m->raw + m->hlen, m->rawlen - m->hlen);
+	EVP_DigestFinal_ex(ctx, id, &n);
+	EVP_MD_CTX_free(ctx);
+	buf_free(&v);
+}
+
+int
+spam_bayes_learn_blocking(struct idx *idx, const char *user, const char *msg,
+    size_t len, bool spam, const char **error_r)
+{
+	struct spam_learn	 l;
+	struct spam_msg		 m;
+	struct spam_hashes	 hs;
+	int			 rc;
+
+	memset(&l, 0, sizeof(l));
+	if (spam_dbi_get(idx, &l.dbi, error_r) == -1)
+		return -1;
+	spam_msg_init(&m, msg, len);
+	spam_hashes_of(&m, &hs);
+	spam_msg_id(&m, l.id);
+	spam_msg_clear(&m);
+	l.user = user;
+	l.h = hs.h;
+	l.n = hs.n;
+	l.spam = spam;
+	rc = idx_env_write_blocking(idx, spam_learn_txn, &l, error_r);
+	free(hs.h);
+	return rc == -1 ? -1 : l.learned;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+int
+spam_bayes_stats_blocking(struct idx *idx, const char *user,
+    uint64_t *nspam_r, uint64_t *nham_r, uint64_t *ntokens_r,
+    const char **error_r)
+{
+	struct idx_read	*rd;
+	MDB_cursor	*cur;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 key, val;
+	struct spam_cnt	 c;
+	char		 k[1 + SPAM_USER_MAX + 1];
+	size_t		 klen;
+	int		 rc;
+
+	*nspam_r = *nham_r = *ntokens_r = 0;
+	if (spam_dbi_get(idx, &dbi, error_r) == -1 ||
+	    idx_read_begin(idx, &rd, error_r) == -1)
+		return -1;
+	txn = idx_read_txn(rd);
+	klen = spam_key(k, 'N', user, NULL, 0);
+	spam_cnt_get(txn, dbi, k, klen, &c);
+	*nspam_r = c.spam;
+	*nham_r = c.ham;
+	if (mdb_cursor_open(txn, dbi, &cur) == 0) {
+		key.mv_size = 2;
+		key.mv_data = (void *)(uintptr_t)"T";	/* "T\0" */
+		for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+		    rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+			if (key.mv_size != 10 ||
+			    ((const char *)key.mv_data)[0] != 'T' ||
+			    ((const char *)key.mv_data)[1] != '\0')
+				break;
+			(*ntokens_r)++;
+		}
+		mdb_cursor_close(cur);
+	}
+	idx_read_end(&rd);
+	return 0;
+}
+
+/*
+ * Natural log and exp, so the filter needs no libm (the build links
+ * none): range reduction by powers of two, then series.  Accurate to
+ * about 1e-12, far more than a token probability carries.
+ */
+#define SPAM_LN2	0.69314718055994530942
+
+static double
+spam_ln(double x)
+{
+	double	 y, y2, t, sum = 0;
+	int	 k = 0, i;
+
+	if (x <= 0)
+		return -745.0;
+	while (x > 1.5) {
+		x /= 2;
+		k++;
+	}
+	while (x < 0.75) {
+		x *= 2;
+		k--;
+	}
+	/* ln x = 2 atanh((x - 1) / (x + 1)) */
+	y = (x - 1) / (x + 1);
+	y2 = y * y;
+	t = y;
+	for (i = 1; i < 60; i += 2) {
+		sum += t / i;
+		t *= y2;
+	}
+	return 2 * sum + k * SPAM_LN2;
+}
+
+static double
+spam_exp(double x)
+{
+	double	 r, t, sum = 1;
+	int	 k, i;
+
+	if (x < -745)
+		return 0;
+	if (x > 700)
+		x = 700;
+	k = (int)(x / SPAM_LN2);
+	r = x - k * SPAM_LN2;
+	t = 1;
+	for (i = 1; i < 30; i++) {
+		t *= r / i;
+		sum += t;
+	}
+	for (; k > 0; k--)
+		sum *= 2;
+	for (; k < 0; k++)
+		sum /= 2;
+	return sum;
+}
+
+static double
+spam_fabs(double x)
+{
+	return x < 0 ? -x : x;
+}
+
+/* Fisher: P(chi2 >= x2) with v (even) degrees of freedom. */
+static double
+spam_chi2q(double x2, size_t v)
+{
+	double	 m = x2 / 2.0, sum, term;
+	size_t	 i;
+
+	sum = term = spam_exp(-m);
+	for (i = 1; i < v / 2; i++) {
+		term *= m / (double)i;
+		sum += term;
+	}
+	return sum < 1.0 ? sum : 1.0;
+}
+
+static int
+spam_dist_cmp(const void *a, const void *b)
+{
+	double	 x = spam_fabs(*(const double *)a - 0.5);
+	double	 y = spam_fabs(*(const double *)b - 0.5);
+
+	return x > y ? -1 : x < y;
+}
+
+double
+spam_bayes_classify_blocking(struct idx *idx, const char *user,
+    const char *msg, size_t len, unsigned min)
+{
+	struct idx_read		*rd;
+	struct spam_msg		 m;
+	struct spam_hashes	 hs;
+	struct spam_cnt		 tot, c;
+	const char		*e, *scope = "";
+	MDB_txn			*txn;
+	MDB_dbi			 dbi;
+	unsigned char		 hb[8];
+	char			 k[1 + SPAM_USER_MAX + 1 + 8];
+	double			*f, ps, ph, p, H = 0, S = 0;
+	size_t			 i, j, n = 0, klen;
+
+	if (idx == NULL || spam_dbi_get(idx, &dbi, &e) == -1 ||
+	    idx_read_begin(idx, &rd, &e) == -1)
+		return -1;
+	txn = idx_read_txn(rd);
+	if (user != NULL && user[0] != '\0') {
+		klen = spam_key(k, 'N', user, NULL, 0);
+		spam_cnt_get(txn, dbi, k, klen, &tot);
+		if (tot.spam >= min && tot.ham >= min)
+			scope = user;
+	}
+	if (scope[0] == '\0') {
+		klen = spam_key(k, 'N', "", NULL, 0);
+		spam_cnt_get(txn, dbi, k, klen, &tot);
+	}
+	if (tot.spam < min || tot.ham < min || tot.spam == 0 ||
+	    tot.ham == 0) {
+		idx_read_end(&rd);
+		return -1;
+	}
+	spam_msg_init(&m, msg, len);
+	spam_hashes_of(&m, &hs);
+	spam_msg_clear(&m);
+	f = xcalloc(hs.n + 1, sizeof(*f));
+	for (i = 0; i < hs.n; i++) {
+		for (j = 0; j < 8; j++)
+			hb[j] = (unsigned char)(hs.h[i] >> (56 - 8 * j));
+		klen = spam_key(k, 'T', scope, hb, sizeof(hb));
+		spam_cnt_get(txn, dbi, k, klen, &c);
+		if (c.spam == 0 && c.ham == 0)
+			continue;
+		ps = (double)c.spam / tot.spam;
+		ph = (double)c.ham / tot.ham;
+		p = ps / (ps + ph);
+		p = (SPAM_BAYES_S * SPAM_BAYES_X + (c.spam + c.ham) * p) /
+		    (SPAM_BAYES_S + c.spam + c.ham);
+		if (spam_fabs(p - 0.5) >= 0.1)
+			f[n++] = p;
+	}
+	idx_read_end(&rd);
+	free(hs.h);
+	if (n == 0) {
+		free(f);
+		return 0.5;
+	}
+	qsort(f, n, sizeof(*f), spam_dist_cmp);
+	if (n > SPAM_BAYES_N)
+		n = SPAM_BAYES_N;
+	for (i = 0; i < n; i++) {
+		H += spam_ln(f[i]);
+		S += spam_ln(1.0 - f[i]);
+	}
+	free(f);
+	/* SpamBayes chi2_spamprob. */
+	S = 1.0 - spam_chi2q(-2.0 * S, 2 * n);
+	H = 1.0 - spam_chi2q(-2.0 * H, 2 * n);
+	return (S - H + 1.0) / 2.0;
+}
