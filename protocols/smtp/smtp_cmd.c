@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "conf.h"
 #include "conn.h"
@@ -26,6 +28,8 @@
 #include "smtp_data.h"
 #include "smtp_parse.h"
 #include "smtp_private.h"
+#include "smtpc_srs.h"
+#include "srs.h"
 #include "xmalloc.h"
 
 typedef void smtp_cmd_fn(struct smtp_session *, struct smtp_cmd *);
@@ -115,6 +119,9 @@ smtp_cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	memcpy(tx->from, from, sizeof(tx->from));
 	tx->smtputf8 = cmd->smtputf8;
 	tx->body = cmd->body;
+	/* RFC 3461 4.3, 4.4: kept for the queue and its bounces. */
+	tx->ret = cmd->ret;
+	memcpy(tx->envid, cmd->envid, sizeof(tx->envid));
 	buf_init(&tx->out, 0);
 	buf_init(&tx->hdr, 0);
 	/* SPF starts now; DKIM and DMARC at the end of the message. */
@@ -142,6 +149,35 @@ smtp_rcpt_tricky(const struct smtp_addr *a)
 	return false;
 }
 
+/*
+ * A RCPT in srs.domain with an SRS local part is a bounce (or reply) to
+ * an address we minted for a forward: reversed (srs.h), it names the
+ * original sender, where the mail is routed instead.  Returns 1 with
+ * *orig_r (free it), 0 when the address is not ours to reverse, -1 after
+ * a reply (bad hash, expired timestamp).
+ */
+static int
+smtp_rcpt_srs(struct smtp_session *s, const char *to, char **orig_r)
+{
+	const struct srs	*srs = smtpc_srs(s->conf);
+	const char		*at = strrchr(to, '@'), *err = NULL;
+
+	*orig_r = NULL;
+	if (srs == NULL || at == NULL ||
+	    strcasecmp(at + 1, srs_domain(srs)) != 0 || !srs_is_srs(to))
+		return 0;
+	if (srs_reverse(srs, to, time(NULL), orig_r, &err) == -1) {
+		log_info("%016" PRIx64 " smtp srs reverse failed rcpt=<%s> "
+		    "error=\"%s\"", s->id, to, err != NULL ? err : "");
+		smtp_reply(s, 550, "5.1.1", "<%s>: %s", to, err != NULL ? err :
+		    "Invalid SRS address");
+		return -1;
+	}
+	log_info("%016" PRIx64 " smtp srs rcpt=<%s> orig=<%s>", s->id, to,
+	    *orig_r);
+	return 1;
+}
+
 static void
 smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 {
@@ -150,6 +186,7 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	struct route_result	 res;
 	char			 to[SMTP_ADDR_FMT_SIZE];
 	char			**remote;
+	char			*orig;
 	size_t			 nremote;
 
 	if (tx == NULL) {
@@ -179,8 +216,10 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied", to);
 		return;
 	}
+	if (smtp_rcpt_srs(s, to, &orig) == -1)
+		return;
 	/* RFC 5321 4.1.1.3: a source route is ignored, the mailbox counts. */
-	route_resolve(s->route, to, &res);
+	route_resolve(s->route, orig != NULL ? orig : to, &res);
 	remote = NULL;
 	nremote = 0;
 	switch (res.kind) {
@@ -191,6 +230,7 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 			break;
 		if (loop_shared()->queue == NULL) {
 			route_result_clear(&res);
+			free(orig);
 			smtp_reply(s, 451, "4.3.0", "<%s>: Forwarding not "
 			    "available", to);
 			return;
@@ -205,10 +245,12 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		    "5.1.1", "%s", res.text != NULL ? res.text :
 		    "Recipient address rejected");
 		route_result_clear(&res);
+		free(orig);
 		return;
 	case ROUTE_NOT_LOCAL:
 		route_result_clear(&res);
-		if (s->user == NULL) {
+		/* A reversed SRS address goes back where it came from. */
+		if (s->user == NULL && orig == NULL) {
 			log_info("%016" PRIx64 " smtp relay denied rcpt=<%s>",
 			    s->id, to);
 			smtp_reply(s, 554, "5.7.1", "<%s>: Relay access denied",
@@ -217,15 +259,17 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		}
 		/* Authenticated submission may relay (RFC 6409 4.3). */
 		if (loop_shared()->queue == NULL) {
+			free(orig);
 			smtp_reply(s, 451, "4.3.0", "<%s>: Remote delivery "
 			    "not available", to);
 			return;
 		}
 		remote = xcalloc(1, sizeof(*remote));
-		remote[0] = xstrdup(to);
+		remote[0] = xstrdup(orig != NULL ? orig : to);
 		nremote = 1;
 		break;
 	}
+	free(orig);
 	r = &tx->rcpts[tx->nrcpts++];
 	r->addr = xstrdup(to);
 	r->route = res;

@@ -56,6 +56,8 @@ struct smtp_tx {
 	char			 from[SMTP_ADDR_FMT_SIZE];	/* "" for <> */
 	bool			 smtputf8;
 	enum smtp_body		 body;
+	enum smtp_ret		 ret;		/* RFC 3461 RET, for the queue */
+	char			 envid[SMTP_ENVID_MAX + 1];	/* ENVID */
 	struct smtp_rcpt	 rcpts[SMTP_MAX_RCPTS];
 	size_t			 nrcpts;
 	/* Message phase. */

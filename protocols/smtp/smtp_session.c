@@ -40,6 +40,8 @@
 #include "smtp.h"
 #include "smtp_data.h"
 #include "smtp_private.h"
+#include "smtpc_srs.h"
+#include "srs.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -56,11 +58,20 @@ struct smtp_dlv {
 	char			**account;
 	char			**folder;
 	size_t			 n;
-	/* Remote targets for the outbound queue (queue.h). */
+	/*
+	 * Remote targets for the outbound queue (queue.h): qr[0..nplain)
+	 * keep the sender, the forwards after them get fsender (SRS), each
+	 * group one queue entry; qstage says which goes next.
+	 */
 	struct queue_rcpt	*qr;
 	size_t			 nq;
+	size_t			 nplain;
+	char			*fsender;
+	int			 qstage;
 	char			*qprepend;
 	unsigned		 qflags;
+	char			*envid;		/* RFC 3461 ENVID or NULL */
+	int			 ret;		/* RFC 3461 RET */
 	int			 qrc;		/* 0 queued, -1 failed */
 };
 
@@ -298,6 +309,8 @@ smtp_dlv_free(struct smtp_dlv *d)
 	}
 	free(d->qr);
 	free(d->qprepend);
+	free(d->fsender);
+	free(d->envid);
 	store_msg_free(&d->msg);
 	free(d->from);
 	free(d->to);
@@ -358,13 +371,47 @@ smtp_dlv_done(void *arg)
 	smtp_dlv_free(d);
 }
 
-/* [loop] The remote copy is durable in the queue (or not): now local. */
+static void	smtp_dlv_queued(void *, int, const char *);
+
+/* [loop] Queue the next group of remote targets; false: none left. */
+static bool
+smtp_dlv_queue_next(struct smtp_dlv *d)
+{
+	struct queue_env	 env;
+	size_t			 off, n;
+
+	for (;;) {
+		if (d->qstage == 0) {
+			off = 0;
+			n = d->nplain;
+			env.sender = d->from;
+		} else if (d->qstage == 1) {
+			off = d->nplain;
+			n = d->nq - d->nplain;
+			env.sender = d->fsender != NULL ? d->fsender : d->from;
+		} else
+			return false;
+		d->qstage++;
+		if (n > 0)
+			break;
+	}
+	env.flags = d->qflags;
+	env.envid = d->envid;
+	env.ret = d->ret;
+	queue_submit_env(loop_shared()->queue, d->msg, d->qprepend, &env,
+	    d->qr + off, n, smtp_dlv_queued, d);
+	return true;
+}
+
+/* [loop] The remote copies are durable in the queue (or not): now local. */
 static void
 smtp_dlv_queued(void *arg, int rc, const char *error)
 {
 	struct smtp_dlv	*d = arg;
 
 	d->qrc = rc;
+	if (rc == 0 && smtp_dlv_queue_next(d))
+		return;
 	if (rc == -1 || d->n == 0) {
 		smtp_dlv_done(d);
 		return;
@@ -385,6 +432,30 @@ smtp_seen_account(const struct store_rcpt *r, size_t n, const char *account)
 	return false;
 }
 
+/*
+ * The envelope sender for forwarded copies (srs.h): SRS0/SRS1 when SRS is
+ * on and the sender is neither <> nor of our own domains (our SPF covers
+ * those, as postsrsd's excluded domains would).  NULL: no rewrite.
+ */
+static void
+smtp_dlv_forward_sender(struct smtp_session *s, struct smtp_dlv *d)
+{
+	const struct srs	*srs = smtpc_srs(s->conf);
+	const char		*at = strrchr(d->from, '@');
+	char			*out;
+
+	d->fsender = NULL;
+	if (srs == NULL || at == NULL ||
+	    conf_is_local_domain(s->conf, at + 1))
+		return;
+	if (srs_forward(srs, d->from, time(NULL), &out) == 1) {
+		log_info("%016" PRIx64 " smtp id=%s srs from=<%s> srs=<%s>",
+		    s->id, d->id, d->from, out);
+		d->fsender = out;
+	} else
+		free(out);
+}
+
 /* End of message with no error: build the copies and call the store. */
 static void
 smtp_deliver(struct smtp_session *s, const struct buf *add)
@@ -394,7 +465,8 @@ smtp_deliver(struct smtp_session *s, const struct buf *add)
 	const struct route_local *l;
 	struct buf		 b = BUF_INIT;
 	char			 date[64];
-	size_t			 i, j, max = 0, len;
+	size_t			 i, j, k, max = 0, len;
+	bool			 fwd;
 
 	smtp_date(date, sizeof(date));
 	for (i = 0; i < tx->nrcpts; i++)
@@ -433,17 +505,37 @@ smtp_deliver(struct smtp_session *s, const struct buf *add)
 			d->n++;
 		}
 	}
-	/* Remote targets (forwards, relayed submission): one queue entry. */
-	for (i = 0; i < tx->nrcpts; i++) {
-		for (j = 0; j < tx->rcpts[i].nremote; j++) {
-			d->qr = xreallocarray(d->qr, d->nq + 1, sizeof(*d->qr));
-			d->qr[d->nq].addr = xstrdup(tx->rcpts[i].remote[j]);
-			d->qr[d->nq].notify = tx->rcpts[i].notify;
-			d->qr[d->nq].orcpt = tx->rcpts[i].orcpt != NULL ?
-			    xstrdup(tx->rcpts[i].orcpt) : NULL;
-			d->nq++;
+	/*
+	 * Remote targets: relayed submission (the RCPT itself) keeps the
+	 * sender; forwards (a target other than the RCPT) get an SRS sender
+	 * when srs.enable is set, so SPF at the next hop passes and bounces
+	 * come back to us (smtp_cmd.c reverses them).  Plain ones first.
+	 */
+	smtp_dlv_forward_sender(s, d);
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < tx->nrcpts; i++) {
+			for (j = 0; j < tx->rcpts[i].nremote; j++) {
+				fwd = strcasecmp(tx->rcpts[i].remote[j],
+				    tx->rcpts[i].addr) != 0 && d->fsender != NULL;
+				if (fwd != (k == 1))
+					continue;
+				d->qr = xreallocarray(d->qr, d->nq + 1,
+				    sizeof(*d->qr));
+				d->qr[d->nq].addr =
+				    xstrdup(tx->rcpts[i].remote[j]);
+				d->qr[d->nq].notify = tx->rcpts[i].notify;
+				d->qr[d->nq].orcpt = tx->rcpts[i].orcpt !=
+				    NULL ? xstrdup(tx->rcpts[i].orcpt) : NULL;
+				d->nq++;
+			}
 		}
+		if (k == 0)
+			d->nplain = d->nq;
 	}
+	if (tx->envid[0] != '\0')
+		d->envid = xstrdup(tx->envid);
+	d->ret = tx->ret == SMTP_RET_FULL ? QUEUE_RET_FULL :
+	    tx->ret == SMTP_RET_HDRS ? QUEUE_RET_HDRS : QUEUE_RET_NONE;
 	if (d->nq > 0) {
 		smtp_received(s, &b, d->nq == 1 ? d->qr[0].addr : NULL, date);
 		if (add->len > 0)
@@ -468,12 +560,9 @@ smtp_deliver(struct smtp_session *s, const struct buf *add)
 		smtp_dlv_done(d);
 		return;
 	}
-	if (d->nq > 0) {
-		/* Remote targets first; the local copies follow. */
-		queue_submit(loop_shared()->queue, d->msg, d->qprepend, d->from,
-		    d->qr, d->nq, d->qflags, smtp_dlv_queued, d);
+	/* Remote targets first; the local copies follow. */
+	if (d->nq > 0 && smtp_dlv_queue_next(d))
 		return;
-	}
 	/* lda_deliver is store_deliver with each account's Sieve script. */
 	lda_deliver(loop_shared()->store, d->msg, d->from, d->rcpts, d->n,
 	    smtp_dlv_done, d);

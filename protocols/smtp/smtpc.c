@@ -7,8 +7,13 @@
  * EHLO as sending_fqdn, opportunistic STARTTLS (RFC 3207, RFC 7435),
  * AUTH PLAIN to the relay over TLS only (RFC 4954, RFC 4616), MAIL with
  * SIZE (RFC 1870), BODY=8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531),
+ * ENVID and RET passed on to a server that offers DSN (RFC 3461 5.2.1),
  * RCPTs and DATA pipelined when offered (RFC 2920), and hands back one
- * reply per recipient.  Owns its bufferevent, SSL and DNS queries.
+ * reply per recipient.  MTA-STS (RFC 8461, smtpc_sts.h): under an
+ * enforce policy only MX hosts the policy names are used, STARTTLS is
+ * required and the certificate must verify for the MX name; otherwise
+ * the target fails with 4.7.x and the message is retried.
+ * Owns its bufferevent, SSL, DNS queries and MTA-STS request.
  * Loop thread only.
  *
  * Test knob: POSTERN_SMTPC_TEST_PORT (1-65535) replaces port 25 for MX
@@ -44,6 +49,8 @@
 #include "smtpc.h"
 #include "smtpc_local.h"
 #include "smtpc_mx.h"
+#include "smtpc_srs.h"
+#include "smtpc_sts.h"
 #include "str.h"
 #include "work.h"
 #include "xmalloc.h"
@@ -88,11 +95,15 @@ struct smtpc {
 	size_t			 naddr, ai;
 	bool			 aaaa_done;
 	struct dnsq_req		*dq;
+	struct smtpc_sts_req	*sts_req;
+	struct smtpc_sts_policy	 sts;		/* enforce policy, if any */
+	bool			 sts_enforce;
 	/* connection */
 	struct bufferevent	*bev;
 	bool			 tls;
 	bool			 ehlo_tls_done;
 	bool			 pipelining, starttls, eightbit, utf8, authplain;
+	bool			 dsn;		/* RFC 3461 offered */
 	uint64_t		 sizemax;
 	struct buf		 reply;		/* the reply being read */
 	size_t			 ncmd, nreplied;	/* MAIL + RCPTs + DATA */
@@ -135,6 +146,8 @@ smtpc_free(struct smtpc *c)
 	free(c->helo);
 	free(c->relay_host);
 	dnsq_cancel(&c->dq);
+	smtpc_sts_cancel(&c->sts_req);
+	smtpc_sts_clear(&c->sts);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	smtpc_mx_clear(&c->mx);
@@ -263,12 +276,46 @@ smtpc_needs_utf8(const struct smtpc *c)
 	return false;
 }
 
+/* RFC 3461 4: xtext ("+", "=" and anything outside 33..126 as +HH). */
+static void
+smtpc_xtext(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '+' || *s == '=' || (unsigned char)*s < 33 ||
+		    (unsigned char)*s > 126)
+			buf_printf(b, "+%02X", (unsigned char)*s);
+		else
+			buf_putc(b, *s);
+	}
+}
+
+/* RFC 3461 5.2.1: a relay passes RET and ENVID on when DSN is offered. */
+static char *
+smtpc_dsn_params(const struct smtpc *c)
+{
+	struct buf	 b = BUF_INIT;
+	size_t		 len;
+
+	if (c->dsn && c->a->ret == QUEUE_RET_FULL)
+		buf_puts(&b, " RET=FULL");
+	else if (c->dsn && c->a->ret == QUEUE_RET_HDRS)
+		buf_puts(&b, " RET=HDRS");
+	if (c->dsn && c->a->envid != NULL) {
+		buf_puts(&b, " ENVID=");
+		smtpc_xtext(&b, c->a->envid);
+	}
+	if (b.data == NULL)
+		return xstrdup("");
+	return buf_steal(&b, &len);
+}
+
 /* After EHLO (and TLS, AUTH): the transaction, pipelined if offered. */
 static void
 smtpc_tx_begin(struct smtpc *c)
 {
 	struct queue_attempt	*a = c->a;
 	bool			 utf8 = smtpc_needs_utf8(c);
+	char			*dsn;
 	size_t			 i;
 
 	/* RFC 1870 6: do not send what the server announced it refuses. */
@@ -298,9 +345,11 @@ smtpc_tx_begin(struct smtpc *c)
 	c->nreplied = 0;
 	c->naccepted = 0;
 	c->mail_ok = false;
+	dsn = smtpc_dsn_params(c);
 	smtpc_send(c, "MAIL FROM:<%s>%s%s%s SIZE=%zu", a->sender,
 	    c->has8bit ? " BODY=8BITMIME" : "", utf8 ? " SMTPUTF8" : "",
-	    "", c->blen);
+	    dsn, c->blen);
+	free(dsn);
 	c->ncmd = 1;
 	if (!c->pipelining)
 		return;
@@ -387,7 +436,7 @@ smtpc_ehlo_caps(struct smtpc *c, const char *text)
 	uint64_t v;
 
 	c->pipelining = c->starttls = c->eightbit = c->utf8 = false;
-	c->authplain = false;
+	c->authplain = c->dsn = false;
 	c->sizemax = 0;
 	(void)strsep(&p, "\n");			/* the greeting line */
 	while ((line = strsep(&p, "\n")) != NULL) {
@@ -400,6 +449,8 @@ smtpc_ehlo_caps(struct smtpc *c, const char *text)
 			c->eightbit = true;
 		else if (strcasecmp(kw, "SMTPUTF8") == 0)
 			c->utf8 = true;
+		else if (strcasecmp(kw, "DSN") == 0)
+			c->dsn = true;
 		else if (strcasecmp(kw, "SIZE") == 0 && line != NULL &&
 		    str_to_u64(line, UINT64_MAX, &v) == 0)
 			c->sizemax = v;
@@ -421,9 +472,15 @@ smtpc_starttls(struct smtpc *c)
 	struct bufferevent	*tb;
 	SSL			*ssl;
 
-	if ((ssl = SSL_new(smtpc_ssl)) == NULL) {
+	if ((ssl = SSL_new(c->sts_enforce ? smtpc_sts_verify_ctx() :
+	    smtpc_ssl)) == NULL) {
 		smtpc_target_failed(c, 451, "4.7.0 SSL_new failed");
 		return;
+	}
+	/* RFC 8461 4.2: a valid certificate for the MX host name. */
+	if (c->sts_enforce) {
+		SSL_set1_host(ssl, c->mx.host[c->hi]);
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 	}
 	/* RFC 6066 3: SNI is the host name we connect to. */
 	if (c->hi < c->mx.n && !smtpc_mx_is_ip(c->mx.host[c->hi]))
@@ -449,6 +506,12 @@ smtpc_starttls(struct smtpc *c)
 static void
 smtpc_after_ehlo(struct smtpc *c)
 {
+	/* RFC 8461 5: an enforce policy makes STARTTLS mandatory. */
+	if (c->sts_enforce && !c->tls && !c->starttls) {
+		smtpc_target_failed(c, 451, "4.7.4 %s offers no STARTTLS "
+		    "(MTA-STS policy enforce)", c->mx.host[c->hi]);
+		return;
+	}
 	/* RFC 3207: opportunistic, unless the relay needs our password. */
 	if (c->starttls && !c->tls && smtpc_ssl != NULL) {
 		c->st = SMTPC_S_STARTTLS;
@@ -508,9 +571,15 @@ smtpc_reply(struct smtpc *c, int code, const char *text)
 			return;
 		}
 		c->pipelining = c->starttls = c->eightbit = c->utf8 = false;
+		c->dsn = false;
 		smtpc_after_ehlo(c);
 		break;
 	case SMTPC_S_STARTTLS:
+		if (code != 220 && c->sts_enforce) {
+			smtpc_target_failed(c, 451, "4.7.4 STARTTLS refused "
+			    "(MTA-STS policy enforce): %s", first);
+			return;
+		}
 		if (code != 220) {
 			/* Opportunistic: carry on in the clear. */
 			c->starttls = false;
@@ -603,10 +672,11 @@ smtpc_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->st == SMTPC_S_TLS) {
 			c->tls = true;
-			log_info("smtpc id=%s host=%s tls=%s cipher=%s",
-			    c->a->id, c->mx.host[c->hi],
+			log_info("smtpc id=%s host=%s tls=%s cipher=%s "
+			    "verified=%s", c->a->id, c->mx.host[c->hi],
 			    SSL_get_version(bufferevent_openssl_get_ssl(bev)),
-			    SSL_get_cipher(bufferevent_openssl_get_ssl(bev)));
+			    SSL_get_cipher(bufferevent_openssl_get_ssl(bev)),
+			    c->sts_enforce ? "mta-sts" : "no");
 			c->st = SMTPC_S_EHLO;
 			smtpc_send(c, "EHLO %s", smtpc_helo_name(c));
 			return;
@@ -751,6 +821,7 @@ smtpc_mx_answer(void *arg, const struct dnsq_result *r)
 	struct smtpc	*c = arg;
 	int		 code;
 	const char	*why = NULL;
+	size_t		 i, j;
 
 	c->dq = NULL;
 	code = smtpc_mx_from_answer(&c->mx, c->a->domain, r, &why);
@@ -759,8 +830,47 @@ smtpc_mx_answer(void *arg, const struct dnsq_result *r)
 		smtpc_finish(c);
 		return;
 	}
+	/* RFC 8461 4.1: under enforce, only the MX hosts the policy names. */
+	if (c->sts_enforce) {
+		for (i = j = 0; i < c->mx.n; i++) {
+			if (smtpc_sts_mx_ok(&c->sts, c->mx.host[i])) {
+				c->mx.host[j++] = c->mx.host[i];
+				continue;
+			}
+			log_info("smtpc id=%s domain=%s host=%s skipped "
+			    "reason=mta-sts-mx", c->a->id, c->a->domain,
+			    c->mx.host[i]);
+			free(c->mx.host[i]);
+		}
+		c->mx.n = j;
+		if (c->mx.n == 0) {
+			smtpc_set_all(c, 451, "4.7.5 no MX host of %s matches "
+			    "its MTA-STS policy (RFC 8461 4.1)", c->a->domain);
+			smtpc_finish(c);
+			return;
+		}
+	}
 	c->hi = 0;
 	smtpc_resolve_host(c);
+}
+
+/* The MTA-STS policy (or none) is known: now the MX records. */
+static void
+smtpc_sts_answer(void *arg, const struct smtpc_sts_policy *p)
+{
+	struct smtpc	*c = arg;
+
+	c->sts_req = NULL;
+	if (p != NULL && p->mode == SMTPC_STS_ENFORCE) {
+		smtpc_sts_copy(&c->sts, p);
+		c->sts_enforce = true;
+	}
+	if (p != NULL)
+		log_info("smtpc id=%s domain=%s mta-sts=%s", c->a->id,
+		    c->a->domain, p->mode == SMTPC_STS_ENFORCE ? "enforce" :
+		    p->mode == SMTPC_STS_TESTING ? "testing" : "none");
+	c->dq = dnsq_query(loop_shared()->dns, c->a->domain, DNSQ_T_MX,
+	    smtpc_mx_answer, c);
 }
 
 /* ---- loading the message (worker) --------------------------------------- */
@@ -846,8 +956,7 @@ smtpc_load_done(void *arg)
 		return;
 	}
 	c->st = SMTPC_S_DNS;
-	c->dq = dnsq_query(loop_shared()->dns, c->a->domain, DNSQ_T_MX,
-	    smtpc_mx_answer, c);
+	c->sts_req = smtpc_sts_lookup(c->a->domain, smtpc_sts_answer, c);
 }
 
 /* ---- the deliverer ------------------------------------------------------ */
@@ -940,5 +1049,8 @@ static const struct queue_deliverer smtpc_d = {
 const struct queue_deliverer *
 smtpc_deliverer(void)
 {
+	/* Called once at start: make and read the SRS secret now. */
+	if (loop_gen() != NULL)
+		smtpc_srs_init(loop_gen()->conf);
 	return &smtpc_d;
 }

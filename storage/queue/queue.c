@@ -6,6 +6,10 @@
  * the attempts in flight.  Loop thread only; file copies run on the
  * worker pool and record writes on the serial lane (work.h), each job
  * holding its message with ->writing so nothing frees it meanwhile.
+ * Record writes are group-committed: while one LMDB transaction runs,
+ * the next ones gather, and go together in the next transaction (one
+ * fsync), so that "sent" reaches the disk right behind the remote's 250
+ * even when thousands of messages move at once.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -50,8 +54,13 @@ struct queue_att {
 };
 TAILQ_HEAD(queue_att_list, queue_att);
 
+struct queue_wjob;
+TAILQ_HEAD(queue_wjob_list, queue_wjob);
+
 struct queue {
 	const struct conf	*conf;
+	struct queue_wjob_list	 gather;	/* record writes waiting */
+	bool			 committing;	/* a batch on the serial lane */
 	char			*dir;
 	struct idx		*idx;
 	MDB_dbi			 dbi;
@@ -128,6 +137,7 @@ struct queue_op {
 };
 
 struct queue_wjob {
+	TAILQ_ENTRY(queue_wjob)	 bentry;	/* on queue.gather, a batch */
 	struct queue		*q;
 	struct queue_msg	*m;		/* held with ->writing */
 	struct queue_op		 ops[2];
@@ -222,6 +232,86 @@ queue_wjob_done(void *arg)
 	queue_wjob_free(w);
 }
 
+/* ---- group commit -------------------------------------------------------- */
+
+struct queue_batch {
+	struct queue		*q;
+	struct queue_wjob_list	 jobs;
+	int			 rc;
+	const char		*error;
+};
+
+static int
+queue_batch_txn(MDB_txn *txn, void *arg, const char **error_r)
+{
+	struct queue_batch	*b = arg;
+	struct queue_wjob	*w;
+	int			 rc;
+
+	TAILQ_FOREACH(w, &b->jobs, bentry)
+		if ((rc = queue_wjob_txn(txn, w, error_r)) != 0)
+			return rc;
+	return 0;
+}
+
+static void
+queue_batch_run(void *arg)				/* [worker] */
+{
+	struct queue_batch	*b = arg;
+	struct queue_wjob	*w;
+
+	b->rc = idx_env_write_blocking(b->q->idx, queue_batch_txn, b,
+	    &b->error);
+	TAILQ_FOREACH(w, &b->jobs, bentry) {
+		w->rc = b->rc;
+		w->error = b->error;
+		if (b->rc == 0 && w->unlink_path != NULL)
+			unlink(w->unlink_path);
+	}
+}
+
+static void	queue_batch_kick(struct queue *);
+
+static void
+queue_batch_done(void *arg)
+{
+	struct queue_batch	*b = arg;
+	struct queue		*q = b->q;
+	struct queue_wjob	*w;
+
+	q->committing = false;
+	while ((w = TAILQ_FIRST(&b->jobs)) != NULL) {
+		TAILQ_REMOVE(&b->jobs, w, bentry);
+		w->done(w);
+		queue_wjob_free(w);
+	}
+	free(b);
+	queue_batch_kick(q);
+}
+
+static void
+queue_batch_kick(struct queue *q)
+{
+	struct queue_batch	*b;
+
+	if (q->committing || TAILQ_EMPTY(&q->gather))
+		return;
+	b = xcalloc(1, sizeof(*b));
+	b->q = q;
+	TAILQ_INIT(&b->jobs);
+	TAILQ_CONCAT(&b->jobs, &q->gather, bentry);
+	q->committing = true;
+	work_submit_serial(queue_batch_run, queue_batch_done, b);
+}
+
+/* Commit w's record operations with the next batch; then w->done(w). */
+static void
+queue_commit(struct queue_wjob *w)
+{
+	TAILQ_INSERT_TAIL(&w->q->gather, w, bentry);
+	queue_batch_kick(w->q);
+}
+
 static void
 queue_op_put(struct queue_wjob *w, const struct queue_msg *m)
 {
@@ -303,7 +393,7 @@ queue_submit_copied(void *arg)
 	}
 	queue_op_put(w, w->nm);
 	w->done = queue_submit_recorded;
-	work_submit_serial(queue_wjob_run, queue_wjob_done, w);
+	queue_commit(w);
 }
 
 static struct queue_msg *
@@ -324,9 +414,24 @@ queue_submit(struct queue *q, struct store_msg *msg, const char *prepend,
     const char *sender, const struct queue_rcpt *rcpts, size_t nrcpts,
     unsigned flags, queue_done_fn *done, void *arg)
 {
+	struct queue_env	 env = { sender, flags, NULL, QUEUE_RET_NONE };
+
+	queue_submit_env(q, msg, prepend, &env, rcpts, nrcpts, done, arg);
+}
+
+void
+queue_submit_env(struct queue *q, struct store_msg *msg, const char *prepend,
+    const struct queue_env *env, const struct queue_rcpt *rcpts,
+    size_t nrcpts, queue_done_fn *done, void *arg)
+{
 	struct queue_wjob	*w = xcalloc(1, sizeof(*w));
-	struct queue_msg	*m = queue_msg_new(q, sender, flags);
+	struct queue_msg	*m = queue_msg_new(q, env->sender, env->flags);
 	size_t			 i;
+
+	if (env->envid != NULL && env->envid[0] != '\0')
+		m->envid = xstrdup(env->envid);
+	if (env->ret == QUEUE_RET_FULL || env->ret == QUEUE_RET_HDRS)
+		m->ret = env->ret;
 
 	m->r = xcalloc(nrcpts ? nrcpts : 1, sizeof(*m->r));
 	for (i = 0; i < nrcpts; i++) {
@@ -390,7 +495,8 @@ queue_bounce_run(void *arg)
 	struct queue_wjob	*w = arg;
 
 	w->data = queue_dsn_build_blocking(w->fqdn, w->m->id, w->m->path,
-	    w->m->sender, w->m->created, w->dr, w->ndr, &w->dlen);
+	    w->m->sender, w->m->envid, w->m->ret, w->m->created, w->dr, w->ndr,
+	    &w->dlen);
 	if (queue_rec_write_blocking(w->nm->path, w->q->dir, w->data,
 	    w->dlen, &w->error) == -1) {
 		w->rc = -1;
@@ -475,7 +581,7 @@ queue_finish(struct queue *q, struct queue_msg *m)
 		/* The report quotes the file: delete only after it is written. */
 		work_submit_serial(queue_bounce_run, queue_wjob_done, w);
 	} else
-		work_submit_serial(queue_wjob_run, queue_wjob_done, w);
+		queue_commit(w);
 }
 
 /* ---- attempts ------------------------------------------------------------ */
@@ -584,6 +690,8 @@ queue_att_start(struct queue *q, struct queue_msg *m, const char *domain)
 	str_lower(t->domain);
 	a->domain = t->domain;
 	a->flags = m->flags;
+	a->envid = m->envid;
+	a->ret = m->ret;
 	a->size = m->size;
 	a->done = queue_att_done;
 	a->priv = t;
@@ -798,6 +906,7 @@ queue_open(const struct conf *conf, struct queue **q_r, const char **error_r)
 	    0x9e3779b97f4a7c15ULL;
 	TAILQ_INIT(&q->msgs);
 	TAILQ_INIT(&q->atts);
+	TAILQ_INIT(&q->gather);
 	q->dir = xasprintf("%s/queue", conf->state_dir);
 	if (mkdir(q->dir, 0700) == -1 && errno != EEXIST) {
 		*error_r = "queue: cannot create <state_dir>/queue";
@@ -858,10 +967,18 @@ queue_close(struct queue **qp)
 {
 	struct queue		*q = *qp;
 	struct queue_msg	*m;
+	struct queue_wjob	*w;
 
 	if (q == NULL)
 		return;
 	queue_stop(q);
+	/* Writes not started: their messages stay as the last record says. */
+	while ((w = TAILQ_FIRST(&q->gather)) != NULL) {
+		TAILQ_REMOVE(&q->gather, w, bentry);
+		if (w->m != NULL)
+			w->m->writing = false;
+		queue_wjob_free(w);
+	}
 	while ((m = TAILQ_FIRST(&q->msgs)) != NULL)
 		queue_unlist(q, m);
 	free(q->dir);
@@ -940,6 +1057,11 @@ queue_ctl_show(struct queue *q, const char *id, char **out,
 	buf_printf(&b, "id: %s\nfrom: <%s>\nsize: %" PRIu64 "\nattempts: %u\n"
 	    "created_ms: %" PRId64 "\nnext_ms: %" PRId64 "\n", m->id,
 	    m->sender, m->size, m->attempts, m->created, m->next);
+	if (m->envid != NULL)
+		buf_printf(&b, "envid: %s\n", m->envid);
+	if (m->ret != QUEUE_RET_NONE)
+		buf_printf(&b, "ret: %s\n", m->ret == QUEUE_RET_FULL ? "FULL" :
+		    "HDRS");
 	for (i = 0; i < m->nr; i++)
 		buf_printf(&b, "rcpt: <%s> %s code=%d reply=\"%s\"\n",
 		    m->r[i].addr, queue_rstate_name(m->r[i].state),

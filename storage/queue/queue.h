@@ -34,6 +34,7 @@
 
 struct conf;
 struct queue;
+struct srs;
 struct store_msg;
 
 /* [loop, blocking: at start only] Open the queue; load its records. */
@@ -49,6 +50,11 @@ int	 queue_open(const struct conf *, struct queue **q_r, const char **error_r);
 #define QUEUE_NOTIFY_SUCCESS	0x02
 #define QUEUE_NOTIFY_FAILURE	0x04
 #define QUEUE_NOTIFY_DELAY	0x08
+
+/* RFC 3461 4.3 RET (same values as enum smtp_ret). */
+#define QUEUE_RET_NONE		0	/* not given: headers only */
+#define QUEUE_RET_FULL		1
+#define QUEUE_RET_HDRS		2
 
 /*
  * One delivery attempt: the pending recipients of one message for one
@@ -66,6 +72,8 @@ struct queue_attempt {
 	char			**rcpts;
 	size_t			 nrcpts;
 	unsigned		 flags;		/* QUEUE_F_* */
+	const char		*envid;		/* RFC 3461 ENVID or NULL */
+	int			 ret;		/* QUEUE_RET_* */
 	uint64_t		 size;		/* of the file */
 	/* results, one per recipient: 2xx, 4xx or 5xx, and the reply */
 	int			*code;
@@ -106,6 +114,27 @@ typedef void queue_done_fn(void *arg, int rc, const char *error);
 void	 queue_submit(struct queue *, struct store_msg *, const char *prepend,
 	    const char *sender, const struct queue_rcpt *rcpts, size_t nrcpts,
 	    unsigned flags, queue_done_fn *, void *arg);
+
+/* The envelope of queue_submit_env(): what MAIL FROM gave. */
+struct queue_env {
+	const char	*sender;	/* "" for <> */
+	unsigned	 flags;		/* QUEUE_F_* */
+	const char	*envid;		/* RFC 3461 4.4 ENVID, decoded, or NULL */
+	int		 ret;		/* QUEUE_RET_* (RFC 3461 4.3) */
+};
+/* queue_submit() with ENVID and RET, kept for the bounce (RFC 3464 2.2.1). */
+void	 queue_submit_env(struct queue *, struct store_msg *,
+	    const char *prepend, const struct queue_env *,
+	    const struct queue_rcpt *rcpts, size_t nrcpts, queue_done_fn *,
+	    void *arg);
+
+/*
+ * [loop] The SRS rewriter (filter/srs/srs.h) when srs.enable is set, else
+ * NULL.  The queue builds it at queue_open() from srs.secret_file, which
+ * it creates (32 random bytes in hex, mode 0600) when missing, and again
+ * when a reload changes srs.*.  Valid until the next queue_set_conf().
+ */
+const struct srs *queue_srs(const struct queue *);
 
 /*
  * Control socket (postern queue ...).  Each returns 0, or -1 with a

@@ -36,6 +36,8 @@ struct queue_msg {
 	char			*path;
 	char			*sender;	/* "" for <> */
 	unsigned		 flags;		/* QUEUE_F_* */
+	char			*envid;		/* RFC 3461 ENVID or NULL */
+	int			 ret;		/* QUEUE_RET_* */
 	int64_t			 created;	/* ms since the epoch */
 	int64_t			 next;		/* ms; next attempt */
 	int64_t			 last;		/* ms; last attempt, 0 none */
@@ -74,9 +76,12 @@ struct queue_dsn_rcpt {
 };
 /*
  * Build an RFC 3464 report for the failed recipients of the message in
- * path (its header section is quoted, RFC 3462 text/rfc822-headers).
+ * path: its header section as text/rfc822-headers (RFC 6522), or with
+ * RET=FULL (RFC 3461 4.3) the whole message as message/rfc822; envid
+ * (or NULL) becomes Original-Envelope-Id (RFC 3464 2.2.1).
  */
 char	*queue_dsn_build_blocking(const char *fqdn, const char *id,
-	    const char *path, const char *sender, int64_t arrival_ms,
-	    const struct queue_dsn_rcpt *, size_t n, size_t *len_r);
+	    const char *path, const char *sender, const char *envid, int ret,
+	    int64_t arrival_ms, const struct queue_dsn_rcpt *, size_t n,
+	    size_t *len_r);
 #endif

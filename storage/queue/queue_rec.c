@@ -10,6 +10,8 @@
  *	postern-queue 1
  *	sender	<addr or empty>
  *	meta	<flags> <created> <next> <last> <attempts> <size>
+ *	envid	<RFC 3461 ENVID, decoded>	(optional)
+ *	ret	<QUEUE_RET_*>			(optional)
  *	rcpt	<state> <notify> <code>	<addr>	<orcpt>	<reply>
  */
 #include <sys/stat.h>
@@ -44,6 +46,13 @@ queue_rec_encode(const struct queue_msg *m, struct buf *b)
 	buf_printf(b, "\nmeta\t%u %" PRId64 " %" PRId64 " %" PRId64 " %u %"
 	    PRIu64 "\n", m->flags, m->created, m->next, m->last, m->attempts,
 	    m->size);
+	if (m->envid != NULL) {
+		buf_puts(b, "envid\t");
+		queue_rec_clean(b, m->envid);
+		buf_putc(b, '\n');
+	}
+	if (m->ret != QUEUE_RET_NONE)
+		buf_printf(b, "ret\t%d\n", m->ret);
 	for (i = 0; i < m->nr; i++) {
 		buf_printf(b, "rcpt\t%d %u %d\t", (int)m->r[i].state,
 		    m->r[i].notify, m->r[i].code);
@@ -71,6 +80,7 @@ queue_msg_free(struct queue_msg *m)
 	free(m->r);
 	free(m->path);
 	free(m->sender);
+	free(m->envid);
 	free(m);
 }
 
@@ -120,6 +130,13 @@ queue_rec_decode(const char *id, const char *val, size_t len,
 			    &m->last, &m->attempts, &m->size) != 6)
 				goto bad;
 			meta = true;
+		} else if (strcmp(tag, "envid") == 0 && line != NULL) {
+			free(m->envid);
+			m->envid = *line != '\0' ? xstrdup(line) : NULL;
+		} else if (strcmp(tag, "ret") == 0 && line != NULL) {
+			m->ret = atoi(line);
+			if (m->ret != QUEUE_RET_FULL && m->ret != QUEUE_RET_HDRS)
+				m->ret = QUEUE_RET_NONE;
 		} else if (strcmp(tag, "rcpt") == 0 && line != NULL) {
 			if (sscanf(line, "%d %u %d", &st, &notify, &code) != 3 ||
 			    st < QUEUE_R_PENDING || st > QUEUE_R_DONE)

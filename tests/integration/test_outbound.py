@@ -13,15 +13,17 @@ import email
 import email.policy
 import os
 import smtplib
+import socket
 import ssl
 import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, free_port
 
 os.environ["POSTERN_QUEUE_TEST_SCALE"] = "1000"
 
@@ -333,3 +335,178 @@ def test_queue_cli(make_server, pw_hashes, sink_factory):
     out = subprocess.run(q + ["show", "NOPE"], capture_output=True,
                          text=True)
     assert out.returncode == 1
+
+
+# ---- RFC 3461 ENVID and RET in bounces ----------------------------------
+
+def _submit_opts(srv, rcpt, mail_options, body="hello\r\nsecond line\r\n"):
+    subject = "t-" + uuid.uuid4().hex
+    msg = ("From: alice@example.test\r\nTo: %s\r\nSubject: %s\r\n\r\n%s"
+           % (rcpt, subject, body))
+    with smtplib.SMTP("127.0.0.1", srv.ports["submission"], timeout=10) as c:
+        c.starttls(context=srv.ssl_context())
+        c.login("alice@example.test", "secret")
+        c.sendmail("alice@example.test", [rcpt], msg,
+                   mail_options=list(mail_options))
+    return subject
+
+
+def _dsn_message_fields(report):
+    for part in report.walk():
+        if part.get_content_type() == "message/delivery-status":
+            return dict((k.lower(), str(v))
+                        for k, v in part.get_payload()[0].items())
+    raise AssertionError("no message/delivery-status part")
+
+
+def test_bounce_envid_ret_full(make_server, pw_hashes, sink_factory):
+    """RFC 3461 4.3/4.4: RET=FULL returns the whole message as
+    message/rfc822; ENVID comes back as Original-Envelope-Id (RFC 3464
+    2.2.1), xtext-decoded."""
+    sink = sink_factory(policy=lambda a, n: "550 5.1.1 no such user")
+    srv = _srv(make_server, pw_hashes, sink)
+    subject = _submit_opts(srv, "gone@remote.example",
+                           ["RET=FULL", "ENVID=QQ+2Benv-1"],
+                           body="the full body line\r\n")
+    report = _wait_bounce(srv, "alice@example.test")
+    assert _dsn_message_fields(report)["original-envelope-id"] == "QQ+env-1"
+    types = [p.get_content_type() for p in report.walk()]
+    assert "message/rfc822" in types
+    assert "text/rfc822-headers" not in types
+    raw = report.as_bytes()
+    assert b"the full body line" in raw
+    assert subject.encode() in raw
+
+
+def test_bounce_ret_hdrs(make_server, pw_hashes, sink_factory):
+    sink = sink_factory(policy=lambda a, n: "550 5.1.1 no such user")
+    srv = _srv(make_server, pw_hashes, sink)
+    subject = _submit_opts(srv, "gone@remote.example", ["RET=HDRS"],
+                           body="secret body line\r\n")
+    report = _wait_bounce(srv, "alice@example.test")
+    types = [p.get_content_type() for p in report.walk()]
+    assert "text/rfc822-headers" in types
+    assert "message/rfc822" not in types
+    raw = report.as_bytes()
+    assert subject.encode() in raw
+    assert b"secret body line" not in raw
+    assert "original-envelope-id" not in _dsn_message_fields(report)
+
+
+def test_envid_ret_survive_restart(make_server, pw_hashes, sink_factory):
+    """The queue record keeps ENVID and RET across a restart."""
+    sink = sink_factory(policy=lambda a, n: "451 4.3.0 not now")
+    srv = _srv(make_server, pw_hashes, sink)
+    _submit_opts(srv, "later@remote.example", ["RET=FULL", "ENVID=abc.42"],
+                 body="kept body\r\n")
+    srv.wait_log("state=deferred")
+    q = [BIN, "queue", "-c", str(srv.conf_path)]
+    qid = subprocess.run(q + ["list"], capture_output=True,
+                         text=True).stdout.split()[0]
+    out = subprocess.run(q + ["show", qid], capture_output=True, text=True)
+    assert "envid: abc.42" in out.stdout and "ret: FULL" in out.stdout
+    assert srv.stop() == 0
+    sink.policy = lambda a, n: "550 5.1.1 gone now"
+    srv.start()
+    report = _wait_bounce(srv, "alice@example.test", timeout=30)
+    assert _dsn_message_fields(report)["original-envelope-id"] == "abc.42"
+    assert b"kept body" in report.as_bytes()
+
+
+# ---- SRS for forwards (filter/srs/srs.h) ---------------------------------
+
+ROOT_DIR = Path(__file__).resolve().parents[2]
+ORACLE = ROOT_DIR.parent / "shared" / "external" / "srs-oracle.sh"
+SRS_DOMAIN = "fwd.example.test"
+
+
+def _oracle(secret, direction, addr):
+    if not ORACLE.exists():
+        pytest.fail("SRS oracle not found at %s (expected ../shared/external "
+                    "next to the repository root)" % ORACLE)
+    for _ in range(20):
+        port = free_port()
+        if port + 1 < 65536:
+            try:
+                s = socket.socket()
+                s.bind(("127.0.0.1", port + 1))
+                s.close()
+                break
+            except OSError:
+                continue
+    env = dict(os.environ, SRS_PORT=str(port))
+    r = subprocess.run([str(ORACLE), str(secret), SRS_DOMAIN, direction,
+                        addr], capture_output=True, text=True, env=env,
+                       timeout=30)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    return r.stdout.strip()
+
+
+def _srs_srv(make_server, pw_hashes, sink):
+    return _srv(make_server, pw_hashes, sink,
+                srs={"enable": True, "domain": SRS_DOMAIN},
+                forwards=[{"address": "fw@example.test",
+                           "to": ["ext@remote.example"]}])
+
+
+def _mx_send(srv, sender, rcpts, body):
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=10) as c:
+        c.sendmail(sender, rcpts, body)
+
+
+def test_srs_forward_reversed_by_oracle(make_server, pw_hashes, sink_factory):
+    sink = sink_factory()
+    srv = _srs_srv(make_server, pw_hashes, sink)
+    srv.wait_log("srs enabled")     # the listeners open before the queue
+    secret = srv.state_dir / "srs.secret"
+    assert oct(secret.stat().st_mode & 0o777) == "0o600"
+    assert len(secret.read_text().strip()) == 64
+    tok = uuid.uuid4().hex
+    _mx_send(srv, "orig@sender.example", ["fw@example.test"],
+             "From: orig@sender.example\r\nSubject: %s\r\n\r\nhi\r\n" % tok)
+    mail, rcpts, data, _ = sink.wait(1)[0]
+    assert rcpts == ["ext@remote.example"]
+    assert tok.encode() in data
+    assert mail.startswith("SRS0=") and mail.endswith("@" + SRS_DOMAIN), mail
+    assert _oracle(secret, "reverse", mail) == "orig@sender.example"
+    # Relayed submission keeps its own sender (only forwards are rewritten).
+    _submit(srv, ["plain@remote.example"])
+    assert sink.wait(2)[1][0] == "alice@example.test"
+
+
+def test_srs_bounce_to_original_sender(make_server, pw_hashes, sink_factory):
+    sink = sink_factory()
+    srv = _srs_srv(make_server, pw_hashes, sink)
+    srv.wait_log("srs enabled")
+    secret = srv.state_dir / "srs.secret"
+    _mx_send(srv, "orig@sender.example", ["fw@example.test"],
+             "From: orig@sender.example\r\nSubject: f\r\n\r\nhi\r\n")
+    srs_addr = sink.wait(1)[0][0]
+    # A bounce from the next hop to our SRS address: back to the sender.
+    _mx_send(srv, "", [srs_addr],
+             "From: MAILER-DAEMON@remote.example\r\nSubject: bounce-1\r\n"
+             "\r\nundeliverable\r\n")
+    mail, rcpts, data, _ = sink.wait(2)[1]
+    assert mail == "" and rcpts == ["orig@sender.example"]
+    assert b"bounce-1" in data
+    # An address postsrsd minted for a local sender: delivered locally.
+    local = _oracle(secret, "forward", "alice@example.test")
+    assert local.startswith("SRS0=")
+    _mx_send(srv, "", [local],
+             "From: MAILER-DAEMON@remote.example\r\nSubject: bounce-2\r\n"
+             "\r\nundeliverable\r\n")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(m["Subject"] == "bounce-2"
+               for m in _mailbox_msgs(srv, "alice@example.test")):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("bounce-2 not delivered:\n" + srv.log())
+    # A forged SRS address (bad hash) is refused at RCPT.
+    bad = srs_addr.replace("SRS0=", "SRS0=zz", 1)
+    with smtplib.SMTP("127.0.0.1", srv.ports["smtp"], timeout=10) as c:
+        c.ehlo()
+        c.mail("")
+        code, _ = c.rcpt(bad)
+        assert code == 550
