@@ -71,6 +71,7 @@ struct store_dlv_rcpt {
 	char			*user;		/* lower-cased account */
 	const char		*mailbox;	/* index name, after fallback */
 	uint32_t		 special_use;	/* of the folder, from the conf */
+	bool			 autocreate;	/* a `mailboxes` entry with auto */
 	uint32_t		 fallback_su;	/* of INBOX (always 0) */
 	uint64_t		 quota;		/* bytes; 0: none */
 	char			 letters[MDIR_FLAGS_MAX];
@@ -188,6 +189,20 @@ store_conf_special_use(const struct conf *conf, const char *mailbox)
 	return 0;
 }
 
+/* The folder is in `mailboxes` with auto = create|subscribe. */
+static bool
+store_conf_autocreate(const struct conf *conf, const char *mailbox)
+{
+	size_t	 i;
+
+	if (conf == NULL)
+		return false;
+	for (i = 0; i < conf->nmailboxes; i++)
+		if (strcmp(conf->mailboxes[i].name, mailbox) == 0)
+			return conf->mailboxes[i].autocreate != CONF_AUTO_NO;
+	return false;
+}
+
 static void
 store_dlv_free(struct store_dlv **dp)
 {
@@ -280,6 +295,20 @@ store_rcpt_prepare(struct store_dlv *d, struct store_dlv_rcpt *rc)
 			cur = xasprintf("%s/cur", folder);
 			exists = store_is_dir(cur);
 			free(cur);
+		}
+		/*
+		 * Folders of `mailboxes` with auto are made at first use
+		 * (CONFIG.md): spam filed into Junk before the user ever
+		 * logged in must not fall back to INBOX.
+		 */
+		if (!exists && folder != NULL && rc->autocreate) {
+			if (mdir_folder_create_blocking(root, s->layout, s->sep,
+			    s->utf8, rc->mailbox, &e) == 0)
+				exists = true;
+			else
+				log_warn("store deliver user=%s mailbox=%s "
+				    "create error=\"%s\"", rc->user,
+				    rc->mailbox, e);
 		}
 		if (!exists && !rc->r->folder_fallback) {
 			store_rcpt_fail(rc, -2, STORE_E_NOBOX);
@@ -538,6 +567,7 @@ store_deliver(struct store *s, struct store_msg *msg,
 		rc->user = store_user(rcpts[i].account);
 		rc->mailbox = store_mailbox_name(rcpts[i].folder);
 		rc->special_use = store_conf_special_use(s->conf, rc->mailbox);
+		rc->autocreate = store_conf_autocreate(s->conf, rc->mailbox);
 		rc->quota = store_quota_of(s->conf, rc->user);
 		store_rcpt_flags(rc, rcpts[i].flags);
 	}

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "loop.h"
 #include "queue.h"
+#include "spam.h"
 #include "store.h"
 #include "store_private.h"
 #include "work.h"
@@ -132,8 +133,10 @@ lda_run(void *arg)
 	for (i = 0; i < j->norig; i++) {
 		acct = j->orig[i].account;
 		res = &j->res[i];
-		lda_apply_blocking(conf, acct, j->path, j->env_from, acct, -1,
-		    res);
+		/* Our X-Spam-Score line (if any) feeds Sieve's spamtest. */
+		lda_apply_blocking(conf, acct, j->path, j->env_from, acct,
+		    j->orig[i].prepend != NULL ? spam_hdr_score(j->orig[i].prepend,
+		    strlen(j->orig[i].prepend)) : -1, res);
 		if (res->reject != NULL) {
 			sd = &j->side[i * LDA_SIDE_N + LDA_SIDE_REJECT];
 			/* RFC 5429 2.1.2: never a report to <>. */

@@ -69,6 +69,7 @@ struct smtp_tx {
 	bool			 hdr_done;
 	bool			 bdat;		/* BDAT used: no DATA */
 	bool			 bdat_failed;	/* a chunk was refused */
+	bool			 junk;		/* spam verdict: file into Junk */
 	struct filter		*filter;	/* mail authentication (filter.h) */
 };
 

@@ -38,6 +38,7 @@
 #include "queue.h"
 #include "route.h"
 #include "smtp.h"
+#include "spam.h"
 #include "smtp_data.h"
 #include "smtp_private.h"
 #include "smtpc_srs.h"
@@ -498,6 +499,9 @@ smtp_deliver(struct smtp_session *s, const struct buf *add)
 			d->account[d->n] = xstrdup(l->name);
 			if (l->folder != NULL)
 				d->folder[d->n] = xstrdup(l->folder);
+			else if (tx->junk && spam_junk_folder(s->conf) != NULL)
+				/* Default filing; a Sieve fileinto still wins. */
+				d->folder[d->n] = xstrdup(spam_junk_folder(s->conf));
 			d->rcpts[d->n].account = d->account[d->n];
 			d->rcpts[d->n].folder = d->folder[d->n];
 			d->rcpts[d->n].folder_fallback = true;
@@ -578,7 +582,28 @@ smtp_msg_filtered(void *arg, const char *hdrs, size_t len)
 {
 	struct smtp_session	*s = arg;
 	struct buf		 add = BUF_INIT;
+	const char		*reason = NULL;
+	double			 score = 0;
+	char			*to;
 
+	switch (filter_spam_verdict(s->tx->filter, &score, &reason)) {
+	case SPAM_REJECT:
+		/* Refused at DATA time: we never accept what we would drop. */
+		to = smtp_rcpt_list(s->tx);
+		smtp_log_msg(s, s->tx->id, s->tx->from, to,
+		    smtp_data_size(s->tx->dec), "rejected: spam");
+		free(to);
+		smtp_reply(s, 550, "5.7.1", "%s", reason != NULL ? reason :
+		    "Message rejected as spam");
+		smtp_tx_free(s);
+		smtp_resume(s);
+		return;
+	case SPAM_ADD_HEADER:
+		s->tx->junk = true;
+		break;
+	default:
+		break;
+	}
 	if (len > 0)
 		buf_append(&add, hdrs, len);
 	smtp_deliver(s, &add);
