@@ -12,7 +12,8 @@ BUILD="build-essential cmake pkg-config \
 TEST="libcmocka-dev python3-pytest clang libclang-rt-14-dev openssl \
  swaks curl dnsmasq-base python3-dkim procps iproute2 lmdb-utils \
  sieve-connect publicsuffix libpython3.11-testsuite postsrsd faketime \
- isync offlineimap3 fetchmail getmail6 neomutt"
+ isync offlineimap3 fetchmail getmail6 neomutt \
+ dovecot-core dovecot-imapd postfix"
 
 want="$BUILD"
 case "${1:-build}" in
@@ -37,5 +38,24 @@ echo "deps.sh: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 # A fresh machine has no package lists yet.
 apt-get update -qq || apt-get update
+# Test oracles (dovecot, postfix, postsrsd) come with system services: the
+# tests start their own instances on loopback, so keep the packaged ones
+# from starting (policy-rc.d, only if the machine has none) and disabled.
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	guard=1
+fi
+echo "postfix postfix/main_mailer_type select No configuration" |
+    debconf-set-selections 2>/dev/null || true
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi
+if command -v systemctl >/dev/null 2>&1; then
+	for svc in dovecot postfix postsrsd; do
+		case "$missing" in
+		*"$svc"*) systemctl disable --now "$svc" >/dev/null 2>&1 || true ;;
+		esac
+	done
+fi
