@@ -130,9 +130,14 @@ struct lda_result {
  * no script, or on any error, with res_r->error set and logged).
  * env_from "" is the null sender; spam_score < 0 means not tested.
  */
+/*
+ * prepend: the header lines put before this copy at delivery (Received,
+ * Delivered-To, X-Spam-*...), or NULL: the script sees them as the
+ * message's first header lines, as it would in the stored file.
+ */
 void	 lda_apply_blocking(const struct conf *, const char *account,
-	    const char *path, const char *env_from, const char *env_to,
-	    double spam_score, struct lda_result *res_r);
+	    const char *path, const char *prepend, const char *env_from,
+	    const char *env_to, double spam_score, struct lda_result *res_r);
 void	 lda_result_clear(struct lda_result *);
 /* [any] Drop every cached compiled script (reload, exit). */
 void	 lda_cache_clear(void);

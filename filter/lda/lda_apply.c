@@ -324,7 +324,8 @@ lda_fail(struct lda_result *r, const char *account, char *error)
 
 void
 lda_apply_blocking(const struct conf *conf, const char *account,
-    const char *path, const char *env_from, const char *env_to,
+    const char *path, const char *prepend, const char *env_from,
+    const char *env_to,
     double spam_score, struct lda_result *r)
 {
 	struct lda_cached		*c = NULL;
@@ -352,6 +353,17 @@ lda_apply_blocking(const struct conf *conf, const char *account,
 		    strerror(errno)));
 		lda_cached_unref(&c);
 		return;
+	}
+	if (prepend != NULL && *prepend != '\0') {
+		size_t	 plen = strlen(prepend);
+		char	*whole = xmalloc(plen + len + 1);
+
+		memcpy(whole, prepend, plen);
+		memcpy(whole + plen, msg, len);
+		whole[plen + len] = '\0';
+		free(msg);
+		msg = whole;
+		len += plen;
 	}
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.msg = msg;

@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf.h"
 #include "lda.h"
@@ -119,6 +120,36 @@ lda_job_free(struct lda_job *j)
 	free(j);
 }
 
+/*
+ * The envelope recipient of one copy (RFC 5228 5.4 "envelope" to): the
+ * RCPT TO address, which the SMTP server records as X-Original-To when it
+ * differs from the account (user+detail@, an alias); else the account.
+ */
+static const char *
+lda_env_to(const char *prepend, const char *account, char *buf, size_t len)
+{
+	const char	*p, *e;
+	size_t		 n;
+
+	for (p = prepend; p != NULL && *p != '\0'; p = e + 1) {
+		if ((e = strchr(p, '\n')) == NULL)
+			break;
+		if (strncasecmp(p, "X-Original-To:", 14) != 0)
+			continue;
+		for (p += 14; *p == ' ' || *p == '\t'; p++)
+			;
+		n = (size_t)(e - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 0 || n >= len)
+			break;
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		return buf;
+	}
+	return account;
+}
+
 /* [worker] */
 static void
 lda_run(void *arg)
@@ -128,13 +159,16 @@ lda_run(void *arg)
 	struct lda_result	*res;
 	struct lda_side		*sd;
 	const char		*acct, *why;
+	char			 to[512];
 	size_t			 i;
 
 	for (i = 0; i < j->norig; i++) {
 		acct = j->orig[i].account;
 		res = &j->res[i];
 		/* Our X-Spam-Score line (if any) feeds Sieve's spamtest. */
-		lda_apply_blocking(conf, acct, j->path, j->env_from, acct,
+		lda_apply_blocking(conf, acct, j->path, j->orig[i].prepend,
+		    j->env_from, lda_env_to(j->orig[i].prepend, acct, to,
+		    sizeof(to)),
 		    j->orig[i].prepend != NULL ? spam_hdr_score(j->orig[i].prepend,
 		    strlen(j->orig[i].prepend)) : -1, res);
 		if (res->reject != NULL) {
@@ -147,6 +181,8 @@ lda_run(void *arg)
 				sd->data = lda_vacation_reject_blocking(conf,
 				    acct, j->path, j->env_from, res->reject,
 				    &sd->len);
+			lda_vacation_sign_blocking(j->gen, acct, &sd->data,
+			    &sd->len);
 		}
 		if (res->vacation) {
 			sd = &j->side[i * LDA_SIDE_N + LDA_SIDE_VACATION];
@@ -155,6 +191,8 @@ lda_run(void *arg)
 			if (sd->data == NULL)
 				log_info("lda sieve user=%s vacation=skip "
 				    "reason=\"%s\"", acct, why);
+			lda_vacation_sign_blocking(j->gen, acct, &sd->data,
+			    &sd->len);
 		}
 	}
 }
