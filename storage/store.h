@@ -186,6 +186,7 @@ int	 store_mbox_sync(struct store *, const char *account,
 struct store_msginfo {
 	uint32_t	 uid;
 	uint32_t	 flags;		/* STORE_F_* */
+	uint64_t	 keywords;	/* bit i: keyword i (store_view_keywords) */
 	uint64_t	 modseq;
 	int64_t		 internaldate;
 	uint64_t	 size;		/* RFC822.SIZE */
@@ -216,6 +217,22 @@ int	 store_view_cache(struct store_view *, uint32_t uid,
 void	 store_view_close(struct store_view **);
 
 /*
+ * Keywords (RFC 9051 2.3.2): at most STORE_MBOX_KEYWORDS_MAX names per
+ * mailbox, each with a stable id (the bit in store_msginfo.keywords).
+ * Names match without regard to case.
+ */
+#define STORE_MBOX_KEYWORDS_MAX	64	/* = IDX_KEYWORDS_MAX */
+#define STORE_KEYWORD_LEN_MAX	200	/* bytes of one keyword name */
+/* The done error of a flag change over the limit (IMAP NO [LIMIT]). */
+#define STORE_ERR_KEYWORDS	"Too many keywords in this mailbox"
+/*
+ * [loop] names_r[i] is keyword id i or NULL; valid until close.  Returns
+ * 0 or -1.
+ */
+int	 store_view_keywords(struct store_view *,
+	    const char *names_r[STORE_MBOX_KEYWORDS_MAX], const char **error_r);
+
+/*
  * [loop] Change the flags of uids (STORE), Maildir file names first,
  * then the index; watchers fire.
  */
@@ -223,6 +240,39 @@ void	 store_mbox_flags(struct store *, const char *account,
 	    const char *name, const uint32_t *uids, size_t n,
 	    enum store_flag_mode, uint32_t flags, store_mbox_done_fn *,
 	    void *arg);
+/*
+ * [loop] The general flag change: system flags and keywords (copied),
+ * optionally with UNCHANGEDSINCE (cond, as store_mbox_flags_cond: the
+ * caller's modified_r has n entries and must stay valid until done).
+ * Keywords go into the Maildir names as Dovecot's letters a-z through
+ * the folder's dovecot-keywords file, so they survive a reindex and a
+ * move back to Dovecot.  A change that would define more keywords than
+ * the mailbox can hold fails with -2 and STORE_ERR_KEYWORDS before any
+ * file is touched.
+ */
+struct store_flag_change {
+	enum store_flag_mode	 mode;
+	uint32_t		 flags;		/* STORE_F_* */
+	const char *const	*keywords;
+	size_t			 nkeywords;
+	bool			 cond;		/* UNCHANGEDSINCE given */
+	uint64_t		 unchangedsince;
+	uint32_t		*modified_r;	/* cond only */
+	size_t			*nmodified_r;	/* cond only */
+};
+void	 store_mbox_flags_change(struct store *, const char *account,
+	    const char *name, const uint32_t *uids, size_t n,
+	    const struct store_flag_change *, store_mbox_done_fn *, void *arg);
+/*
+ * [worker] Dovecot keyword letters of folder (a Maildir directory) for
+ * names[0..n): letters_r[i] is 'a'..'z', or '\0' when all 26 letters are
+ * taken.  Names missing from <folder>/dovecot-keywords are added to it
+ * (temporary file, fsync, rename; one writer per process at a time).
+ * -1 (letters all '\0') if the file cannot be read or written.
+ */
+int	 store_keyword_letters_blocking(const char *folder,
+	    const char *const *names, size_t n, char *letters_r,
+	    const char **error_r);
 /* [loop] Expunge uids: unlink the files, then the index; watchers fire. */
 void	 store_mbox_expunge(struct store *, const char *account,
 	    const char *name, const uint32_t *uids, size_t n,

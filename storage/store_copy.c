@@ -14,6 +14,9 @@
  *            already durable), else a byte copy through tmp/ with fsync
  *            and rename; MOVE renames the file into the target folder
  *            (same file system: one atomic step), else copy + unlink.
+ *            The new name carries the flag letters and the keyword
+ *            letters of the target folder's dovecot-keywords (a moved
+ *            file's old letters meant the source's keywords).
  *            Then every touched directory is fsynced once, and only
  *            then the learn hook sees the durable file (\Junk rules)
  *   [serial] one index batch: the new messages into the target (UIDs are
@@ -37,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -311,20 +315,80 @@ fail:
 	return rc;
 }
 
+/*
+ * [worker] The target's keyword letters: all[0..nall) are the distinct
+ * keyword names of the job, kl[i] the letter of all[i] or '\0'.
+ */
+struct store_copy_kw {
+	const char	**all;
+	char		 *kl;
+	size_t		  nall;
+};
+
+static void
+store_copy_kw_letters(const struct store_copy_kw *ck,
+    const struct store_cmsg *cm, char *letters, size_t size)
+{
+	char	*p = letters + strlen(letters);
+	size_t	 i, k;
+
+	for (i = 0; i < cm->nkw; i++)
+		for (k = 0; k < ck->nall; k++)
+			if (ck->kl[k] != '\0' &&
+			    strcasecmp(ck->all[k], cm->kw[i]) == 0 &&
+			    strchr(letters, ck->kl[k]) == NULL &&
+			    p < letters + size - 1) {
+				*p++ = ck->kl[k];
+				*p = '\0';
+			}
+}
+
+/* [worker] Look up (or define) the target's keyword letters. */
+static void
+store_copy_kw_init(struct store_cjob *j, const char *dfolder,
+    struct store_copy_kw *ck)
+{
+	const char	*e;
+	size_t		 i, k, cap = 0;
+
+	memset(ck, 0, sizeof(*ck));
+	for (i = 0; i < j->n; i++)
+		cap += j->m[i].nkw;
+	if (cap == 0)
+		return;
+	ck->all = xcalloc(cap, sizeof(*ck->all));
+	for (i = 0; i < j->n; i++)
+		for (k = 0; k < j->m[i].nkw; k++) {
+			size_t	 x;
+
+			for (x = 0; x < ck->nall; x++)
+				if (strcasecmp(ck->all[x], j->m[i].kw[k]) == 0)
+					break;
+			if (x == ck->nall)
+				ck->all[ck->nall++] = j->m[i].kw[k];
+		}
+	ck->kl = xcalloc(ck->nall + 1, 1);
+	if (store_keyword_letters_blocking(dfolder, ck->all, ck->nall, ck->kl,
+	    &e) == -1)
+		log_warn("store copy keywords folder=%s error=\"%s\"",
+		    dfolder, e);
+}
+
 /* [worker] Place one message; 0 or -1 (errno kept for the log). */
 static int
 store_copy_one(struct store_cjob *j, struct store_cmsg *cm,
-    const char *src, const char *dfolder, bool *dirty_new, bool *dirty_cur,
-    char **src_dir_r)
+    const struct store_copy_kw *ck, const char *src, const char *dfolder,
+    bool *dirty_new, bool *dirty_cur, char **src_dir_r)
 {
 	struct stat	 st;
-	char		 letters[8];
+	char		 letters[MDIR_FLAGS_MAX];
 	char		*base, *fname, *dst, *tmp, *slash;
 	int		 rc;
 
 	if (stat(src, &st) == -1)
 		return -1;
 	store_copy_letters(cm->flags, letters);
+	store_copy_kw_letters(ck, cm, letters, sizeof(letters));
 	base = mdir_name_unique();
 	cm->dst_base = xasprintf("%s,S=%llu,W=%llu", base,
 	    (unsigned long long)st.st_size, (unsigned long long)cm->size);
@@ -381,6 +445,7 @@ store_copy_files_run(void *arg)
 {
 	struct store_cjob	*j = arg;
 	struct store		*s = j->store;
+	struct store_copy_kw	 ck;
 	char			*root = NULL, *dfolder = NULL, *src, *sdir;
 	char			*sdirs[2] = { NULL, NULL }, *d;
 	const char		*e;
@@ -388,19 +453,21 @@ store_copy_files_run(void *arg)
 	size_t			 i, k;
 	int			 lesson;
 
+	memset(&ck, 0, sizeof(ck));
 	if (mdir_user_root(s->storage_path, j->user, &root, &e) == -1 ||
 	    mdir_folder_path(root, s->layout, s->sep, s->utf8, j->to,
 	    &dfolder, &e) == -1) {
 		store_cjob_fail(j, -1, e);
 		goto out;
 	}
+	store_copy_kw_init(j, dfolder, &ck);
 	for (i = 0; i < j->n && !failed; i++) {
 		src = NULL;
 		sdir = NULL;
 		if (store_msg_open_path_blocking(s, j->account, j->from,
 		    j->m[i].src_uid, &src, &e) != 1)
 			continue;	/* gone: expunged meanwhile */
-		if (store_copy_one(j, &j->m[i], src, dfolder, &dn, &dc,
+		if (store_copy_one(j, &j->m[i], &ck, src, dfolder, &dn, &dc,
 		    &sdir) == -1) {
 			log_err("store copy user=%s from=%s to=%s uid=%u "
 			    "error=\"%s\"", j->user, j->from, j->to,
@@ -447,6 +514,8 @@ store_copy_files_run(void *arg)
 		if (j->m[i].placed)
 			j->learn(j->account, j->m[i].dst_path, lesson == 1);
 out:
+	free(ck.all);
+	free(ck.kl);
 	free(sdirs[0]);
 	free(sdirs[1]);
 	free(root);

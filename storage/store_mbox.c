@@ -16,11 +16,23 @@
  * Also the storage side of CONDSTORE/QRESYNC (RFC 7162: STORE
  * UNCHANGEDSINCE, VANISHED from the index tombstones), QUOTA (RFC 9208
  * usage and limit) and CREATE-SPECIAL-USE (RFC 6154 5.2).
+ *
+ * Keywords (RFC 9051 2.3.2): the index keeps up to 64 per mailbox; the
+ * Maildir names carry them as Dovecot does, letters a-z numbered by the
+ * folder's dovecot-keywords file ("<n> <name>" lines, letter 'a' + n),
+ * which this file writes (store_keyword_letters_blocking, one writer per
+ * process under store_kw_lock).  A keyword without a letter (the 27th
+ * and later) lives in the index only.  The sync takes keyword letters
+ * of imported files, and adds those it finds on known files, but never
+ * removes a keyword because its letter is missing: deliveries (Sieve
+ * addflag) put keywords in the index without letters.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +55,15 @@
     STORE_F_DRAFT != IDX_F_DRAFT
 #error "STORE_F_* must equal IDX_F_*"
 #endif
+#if STORE_MBOX_KEYWORDS_MAX != IDX_KEYWORDS_MAX
+#error "STORE_MBOX_KEYWORDS_MAX must equal IDX_KEYWORDS_MAX"
+#endif
 
 #define STORE_SYNC_MAX_FILE	(64 * 1024 * 1024)	/* parse cap on import */
+#define STORE_KW_LETTERS	26	/* Maildir keyword letters a-z */
+
+/* Serializes read-modify-write of dovecot-keywords files (workers). */
+static pthread_mutex_t store_kw_lock = PTHREAD_MUTEX_INITIALIZER;
 
 enum store_mop {
 	STORE_MOP_CREATE, STORE_MOP_DELETE, STORE_MOP_RENAME,
@@ -66,6 +85,10 @@ struct store_mjob {
 	enum store_flag_mode	 mode;
 	uint32_t		 flags;
 	uint32_t		*newflags;	/* per uid, for the file names */
+	char			**kw;		/* keywords of a flag change */
+	size_t			 nkw;
+	char			*kwnames[IDX_KEYWORDS_MAX]; /* at the snapshot */
+	uint64_t		*kwbits;	/* per uid, at the snapshot */
 	uint64_t		*modseqs;	/* per uid, at the snapshot */
 	uint64_t		 unchangedsince; /* RFC 7162 3.1.3; 0: none */
 	uint32_t		*modified;	/* caller's, UNCHANGEDSINCE failed */
@@ -110,6 +133,12 @@ store_mjob_free(struct store_mjob **jp)
 	free(j->uids);
 	free(j->newflags);
 	free(j->modseqs);
+	for (i = 0; i < j->nkw; i++)
+		free(j->kw[i]);
+	free(j->kw);
+	for (i = 0; i < IDX_KEYWORDS_MAX; i++)
+		free(j->kwnames[i]);
+	free(j->kwbits);
 	idx_batch_free(&j->batch);
 	free(j->user);
 	free(j->account);
@@ -198,7 +227,8 @@ store_mjob_index_run(void *arg)
 		/* Operation i is the flag change of uids[i] (a fresh batch). */
 		for (i = 0; i < j->n; i++)
 			idx_batch_msg_flags(b, j->mbox, j->uids[i],
-			    (enum idx_flag_mode)j->mode, j->flags, NULL, 0,
+			    (enum idx_flag_mode)j->mode, j->flags,
+			    (const char *const *)j->kw, j->nkw,
 			    j->unchangedsince);
 		break;
 	case STORE_MOP_EXPUNGE:
@@ -235,6 +265,10 @@ store_mjob_index_run(void *arg)
 		for (i = 0; j->modified != NULL && i < j->n; i++)
 			if (idx_batch_result(b, i)->status == IDX_MODIFIED)
 				j->modified[(*j->nmodified)++] = j->uids[i];
+		/* Another session defined keywords meanwhile. */
+		for (i = 0; i < j->n; i++)
+			if (idx_batch_result(b, i)->status == IDX_LIMIT)
+				store_mjob_fail(j, -2, STORE_ERR_KEYWORDS);
 		break;
 	default:
 		break;
@@ -305,6 +339,215 @@ store_mjob_letter_flags(const char *letters)
 	return f;
 }
 
+/* ---- [worker] Dovecot keyword letters (dovecot-keywords) ---- */
+
+/* Write kw to path: temporary file, fsync, rename over. */
+static int
+store_kw_write(const char *path, const struct mdir_keywords *kw,
+    const char **error_r)
+{
+	struct buf	 b = BUF_INIT;
+	char		*tmp;
+	size_t		 i, off = 0;
+	ssize_t		 w;
+	int		 fd, rc = -1;
+
+	/* Dovecot's format (maildir-keywords.c): "<index> <name>\n". */
+	for (i = 0; i < STORE_KW_LETTERS; i++)
+		if (kw->names[i] != NULL)
+			buf_printf(&b, "%zu %s\n", i, kw->names[i]);
+	tmp = xasprintf("%s.postern-tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
+		*error_r = "cannot create dovecot-keywords";
+		goto out;
+	}
+	while (off < b.len) {
+		if ((w = write(fd, b.data + off, b.len - off)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off != b.len || fsync(fd) == -1) {
+		*error_r = "cannot write dovecot-keywords";
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		*error_r = "cannot replace dovecot-keywords";
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(tmp);
+	buf_free(&b);
+	return rc;
+}
+
+/* [worker] The folder's dovecot-keywords, empty if it has none. */
+static int
+store_kw_read(const char *folder, struct mdir_keywords **kw_r,
+    const char **error_r)
+{
+	struct stat	 st;
+	char		*path;
+	int		 rc = 0;
+
+	*kw_r = NULL;
+	path = xasprintf("%s/dovecot-keywords", folder);
+	if (stat(path, &st) == 0)
+		rc = mdir_keywords_read_blocking(path, kw_r, error_r);
+	else if (errno != ENOENT) {
+		*error_r = "cannot stat dovecot-keywords";
+		rc = -1;
+	}
+	free(path);
+	if (rc == 0 && *kw_r == NULL)
+		*kw_r = xcalloc(1, sizeof(**kw_r));
+	return rc;
+}
+
+int
+store_keyword_letters_blocking(const char *folder, const char *const *names,
+    size_t n, char *letters_r, const char **error_r)
+{
+	struct mdir_keywords	*kw;
+	char			*path;
+	size_t			 i, k, lfree;
+	bool			 dirty = false;
+	int			 rc = 0;
+
+	memset(letters_r, 0, n);
+	pthread_mutex_lock(&store_kw_lock);
+	if (store_kw_read(folder, &kw, error_r) == -1) {
+		pthread_mutex_unlock(&store_kw_lock);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		lfree = STORE_KW_LETTERS;
+		for (k = 0; k < STORE_KW_LETTERS; k++) {
+			if (kw->names[k] == NULL) {
+				if (lfree == STORE_KW_LETTERS)
+					lfree = k;
+			} else if (strcasecmp(kw->names[k], names[i]) == 0)
+				break;
+		}
+		if (k == STORE_KW_LETTERS && lfree < STORE_KW_LETTERS) {
+			/* A new keyword takes the lowest free letter. */
+			k = lfree;
+			kw->names[k] = xstrdup(names[i]);
+			dirty = true;
+		}
+		if (k < STORE_KW_LETTERS)
+			letters_r[i] = (char)('a' + k);
+	}
+	if (dirty) {
+		path = xasprintf("%s/dovecot-keywords", folder);
+		if ((rc = store_kw_write(path, kw, error_r)) == -1)
+			memset(letters_r, 0, n);
+		free(path);
+	}
+	pthread_mutex_unlock(&store_kw_lock);
+	mdir_keywords_free(&kw);
+	return rc;
+}
+
+/* Is name in list[0..n) (keywords match without regard to case)? */
+static bool
+store_kw_has(const char *const *list, size_t n, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* [worker] The keyword names message i of a flag job has afterwards. */
+static size_t
+store_mjob_kw_after(const struct store_mjob *j, size_t i, const char **out)
+{
+	size_t	 n = 0, k;
+
+	if (j->mode != STORE_FLAGS_REPLACE) {
+		for (k = 0; k < IDX_KEYWORDS_MAX; k++) {
+			if (!(j->kwbits[i] & ((uint64_t)1 << k)) ||
+			    j->kwnames[k] == NULL)
+				continue;
+			if (j->mode == STORE_FLAGS_REMOVE &&
+			    store_kw_has((const char *const *)j->kw, j->nkw,
+			    j->kwnames[k]))
+				continue;
+			out[n++] = j->kwnames[k];
+		}
+	}
+	if (j->mode != STORE_FLAGS_REMOVE)
+		for (k = 0; k < j->nkw; k++)
+			if (!store_kw_has(out, n, j->kw[k]))
+				out[n++] = j->kw[k];
+	return n;
+}
+
+/*
+ * [worker] STORE: rename each file to its new flag letters, keyword
+ * letters included, so the name on disk says what the index will.
+ */
+static void
+store_mjob_flag_files(struct store_mjob *j, const char *folder)
+{
+	const char	**all, **one;
+	char		*kl, letters[MDIR_FLAGS_MAX], *nf, *p;
+	const char	*e;
+	size_t		 nall = 0, cap = IDX_KEYWORDS_MAX + j->nkw + 1;
+	size_t		 i, k, m, no;
+
+	/* Every keyword some message ends up with, each once. */
+	all = xcalloc(cap, sizeof(*all));
+	one = xcalloc(cap, sizeof(*one));
+	for (i = 0; i < j->n; i++) {
+		if (j->bases[i] == NULL)
+			continue;
+		no = store_mjob_kw_after(j, i, one);
+		for (k = 0; k < no && nall < cap; k++)
+			if (!store_kw_has(all, nall, one[k]))
+				all[nall++] = one[k];
+	}
+	kl = xcalloc(nall + 1, 1);
+	if (nall > 0 && store_keyword_letters_blocking(folder, all, nall, kl,
+	    &e) == -1)
+		log_warn("store keywords folder=%s error=\"%s\"", folder, e);
+	for (i = 0; i < j->n; i++) {
+		if (j->bases[i] == NULL)
+			continue;
+		store_mjob_flag_letters(j->newflags[i], letters);
+		p = letters + strlen(letters);
+		no = store_mjob_kw_after(j, i, one);
+		for (k = 0; k < no; k++)
+			for (m = 0; m < nall; m++)
+				if (kl[m] != '\0' &&
+				    strcasecmp(all[m], one[k]) == 0 &&
+				    strchr(letters, kl[m]) == NULL &&
+				    p < letters + sizeof(letters) - 1) {
+					*p++ = kl[m];
+					*p = '\0';
+				}
+		nf = NULL;
+		if (mdir_set_flags_blocking(folder, j->bases[i], letters, &nf,
+		    &e) == -1)
+			log_warn("store flags-rename base=%s error=\"%s\"",
+			    j->bases[i], e);
+		free(nf);
+	}
+	free(kl);
+	free(one);
+	free(all);
+}
+
 static int
 store_cmp_base(const void *a, const void *b)
 {
@@ -367,11 +610,57 @@ store_sync_parse(const char *path, struct idx_msg_new *nm, struct buf *env,
 	return 0;
 }
 
+/*
+ * [worker] The keyword names the letters of a file name stand for;
+ * out has room for STORE_KW_LETTERS.
+ */
+static size_t
+store_sync_letter_kw(const struct mdir_keywords *kw, const char *flags,
+    const char **out)
+{
+	size_t	 n = 0;
+
+	for (; *flags != '\0'; flags++)
+		if (*flags >= 'a' && *flags <= 'z' && n < STORE_KW_LETTERS &&
+		    kw->names[*flags - 'a'] != NULL)
+			out[n++] = kw->names[*flags - 'a'];
+	return n;
+}
+
+/*
+ * [worker] Keywords a known file's letters add to its index record
+ * (never removed here: see the header comment).
+ */
+static void
+store_sync_kw_add(struct idx_batch *b, const struct idx_mbox *mb,
+    const struct idx_msg *m, const struct mdir_keywords *kw,
+    const char *const *names, const char *flags)
+{
+	const char	*fk[STORE_KW_LETTERS], *add[STORE_KW_LETTERS];
+	size_t		 n, na = 0, i, k;
+
+	n = store_sync_letter_kw(kw, flags, fk);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < IDX_KEYWORDS_MAX; k++)
+			if ((m->keywords & ((uint64_t)1 << k)) &&
+			    names[k] != NULL && strcasecmp(names[k], fk[i]) == 0)
+				break;
+		if (k == IDX_KEYWORDS_MAX)
+			add[na++] = fk[i];
+	}
+	if (na > 0)
+		idx_batch_msg_flags(b, mb->id, m->uid, IDX_FLAGS_ADD, 0, add,
+		    na, 0);
+}
+
 static void
 store_sync_files(struct store_mjob *j, const char *folder)
 {
 	struct store		*s = j->store;
 	struct mdir_entry	*list = NULL, *ent;
+	struct mdir_keywords	*kw = NULL;
+	const char		*kwnames[IDX_KEYWORDS_MAX];
+	const char		*fk[STORE_KW_LETTERS];
 	struct idx_read		*rd;
 	struct idx_iter		*it = NULL;
 	struct idx_mbox		 mb;
@@ -393,11 +682,19 @@ store_sync_files(struct store_mjob *j, const char *folder)
 		qsort(list, n, sizeof(*list), store_cmp_base);
 	known = xcalloc(n + 1, sizeof(*known));
 	j->batch = idx_batch_new();
+	if (store_kw_read(folder, &kw, &e) == -1) {
+		/* A broken file must not stop the sync: no letters then. */
+		log_warn("store sync-keywords folder=%s error=\"%s\"", folder,
+		    e);
+		kw = xcalloc(1, sizeof(*kw));
+	}
 	if (idx_read_begin(s->idx, &rd, &e) == -1) {
 		store_mjob_fail(j, -1, e);
 		goto out;
 	}
 	r = idx_read_mailbox(rd, j->user, j->name, &mb, &e);
+	if (r == 1 && idx_read_keywords(rd, mb.id, kwnames, &e) == -1)
+		r = -1;
 	if (r == 1)
 		r = idx_iter_messages(rd, mb.id, 1, UINT32_MAX, &it, &e) == 0 ?
 		    1 : -1;
@@ -416,6 +713,7 @@ store_sync_files(struct store_mjob *j, const char *folder)
 			idx_batch_msg_flags(j->batch, mb.id, m.uid,
 			    IDX_FLAGS_REMOVE, m.flags & IDX_F_ALL & ~ff, NULL, 0,
 			    0);
+		store_sync_kw_add(j->batch, &mb, &m, kw, kwnames, ent->flags);
 	}
 	idx_iter_free(&it);
 	idx_read_end(&rd);
@@ -435,6 +733,8 @@ store_sync_files(struct store_mjob *j, const char *folder)
 		    "cur", list[i].fname);
 		nm.basename = base;
 		nm.flags = store_mjob_letter_flags(list[i].flags);
+		nm.keywords = fk;
+		nm.nkeywords = store_sync_letter_kw(kw, list[i].flags, fk);
 		nm.internaldate = (int64_t)list[i].mtime;
 		nm.vsize = list[i].size;
 		if (store_sync_parse(path, &nm, &env, &bs) == 0) {
@@ -450,6 +750,7 @@ store_sync_files(struct store_mjob *j, const char *folder)
 	}
 	idx_batch_mailbox_mtimes(j->batch, mb.id, &j->mt_new, &j->mt_cur);
 out:
+	mdir_keywords_free(&kw);
 	free(known);
 	mdir_entries_free(&list, n);
 }
@@ -459,12 +760,12 @@ store_mjob_files_run(void *arg)
 {
 	struct store_mjob	*j = arg;
 	struct store		*s = j->store;
-	char			*root = NULL, *folder = NULL, *nf;
-	char			 letters[8];
+	char			*root = NULL, *folder = NULL;
 	const char		*e;
 	size_t			 i;
 
-	if (j->op == STORE_MOP_SUBSCRIBE)
+	/* Refused on the loop (no mailbox, keyword limit): touch nothing. */
+	if (j->op == STORE_MOP_SUBSCRIBE || j->result != 0)
 		return;
 	if ((folder = store_mjob_folder(j, j->name)) == NULL)
 		return;
@@ -489,17 +790,7 @@ store_mjob_files_run(void *arg)
 			store_mjob_fail(j, -2, e);
 		break;
 	case STORE_MOP_FLAGS:
-		for (i = 0; i < j->n; i++) {
-			if (j->bases[i] == NULL)
-				continue;
-			store_mjob_flag_letters(j->newflags[i], letters);
-			nf = NULL;
-			if (mdir_set_flags_blocking(folder, j->bases[i],
-			    letters, &nf, &e) == -1)
-				log_warn("store flags-rename base=%s error=\"%s\"",
-				    j->bases[i], e);
-			free(nf);
-		}
+		store_mjob_flag_files(j, folder);
 		break;
 	case STORE_MOP_EXPUNGE:
 		for (i = 0; i < j->n; i++)
@@ -645,6 +936,7 @@ store_mjob_msgs(struct store *s, enum store_mop op, const char *account,
 	struct idx_read		*rd;
 	struct idx_mbox		 mb;
 	struct idx_msg		 m;
+	const char		*names[IDX_KEYWORDS_MAX];
 	const char		*e = "Mailbox does not exist";
 	size_t			 i;
 	int			 r;
@@ -652,10 +944,12 @@ store_mjob_msgs(struct store *s, enum store_mop op, const char *account,
 	j = store_mjob_new(s, op, account, name, done, arg);
 	j->n = n;
 	j->uids = xcalloc(n + 1, sizeof(*j->uids));
-	memcpy(j->uids, uids, n * sizeof(*uids));
+	if (n > 0)
+		memcpy(j->uids, uids, n * sizeof(*uids));
 	j->bases = xcalloc(n + 1, sizeof(*j->bases));
 	j->newflags = xcalloc(n + 1, sizeof(*j->newflags));
 	j->modseqs = xcalloc(n + 1, sizeof(*j->modseqs));
+	j->kwbits = xcalloc(n + 1, sizeof(*j->kwbits));
 	if (idx_read_begin(s->idx, &rd, &e) == -1) {
 		store_mjob_fail(j, -1, e);
 		return j;
@@ -668,15 +962,52 @@ store_mjob_msgs(struct store *s, enum store_mop op, const char *account,
 		return j;
 	}
 	j->mbox = mb.id;
+	/* The names of the keyword bits, for the file names. */
+	if (op == STORE_MOP_FLAGS) {
+		if (idx_read_keywords(rd, mb.id, names, &e) == -1) {
+			idx_read_end(&rd);
+			store_mjob_fail(j, -1, e);
+			return j;
+		}
+		for (i = 0; i < IDX_KEYWORDS_MAX; i++)
+			if (names[i] != NULL)
+				j->kwnames[i] = xstrdup(names[i]);
+	}
 	for (i = 0; i < n; i++) {
 		if (idx_read_message(rd, mb.id, uids[i], &m, &e) != 1)
 			continue;
 		j->bases[i] = xstrndup(m.basename, m.basename_len);
 		j->newflags[i] = m.flags;
 		j->modseqs[i] = m.modseq;
+		j->kwbits[i] = m.keywords;
 	}
 	idx_read_end(&rd);
 	return j;
+}
+
+/*
+ * [loop] Would adding the job's keywords define more than the mailbox
+ * can hold?  Checked on the snapshot before any file changes; the index
+ * checks again at commit.
+ */
+static bool
+store_mjob_kw_over(const struct store_mjob *j)
+{
+	size_t	 used = 0, add = 0, i, k;
+
+	if (j->mode == STORE_FLAGS_REMOVE || j->nkw == 0)
+		return false;
+	for (k = 0; k < IDX_KEYWORDS_MAX; k++)
+		used += j->kwnames[k] != NULL;
+	for (i = 0; i < j->nkw; i++) {
+		for (k = 0; k < IDX_KEYWORDS_MAX; k++)
+			if (j->kwnames[k] != NULL &&
+			    strcasecmp(j->kwnames[k], j->kw[i]) == 0)
+				break;
+		if (k == IDX_KEYWORDS_MAX)
+			add++;
+	}
+	return used + add > IDX_KEYWORDS_MAX;
 }
 
 void
@@ -684,17 +1015,70 @@ store_mbox_flags(struct store *s, const char *account, const char *name,
     const uint32_t *uids, size_t n, enum store_flag_mode mode,
     uint32_t flags, store_mbox_done_fn *done, void *arg)
 {
-	struct store_mjob	*j;
-	size_t			 i;
+	struct store_flag_change	 fc;
 
+	memset(&fc, 0, sizeof(fc));
+	fc.mode = mode;
+	fc.flags = flags;
+	store_mbox_flags_change(s, account, name, uids, n, &fc, done, arg);
+}
+
+void
+store_mbox_flags_change(struct store *s, const char *account,
+    const char *name, const uint32_t *uids, size_t n,
+    const struct store_flag_change *fc, store_mbox_done_fn *done, void *arg)
+{
+	struct store_mjob	*j;
+	size_t			 i, k;
+
+	if (fc->cond)
+		*fc->nmodified_r = 0;
 	j = store_mjob_msgs(s, STORE_MOP_FLAGS, account, name, uids, n, done,
 	    arg);
-	j->mode = mode;
-	j->flags = flags & IDX_F_ALL;
-	for (i = 0; i < n; i++) {
-		if (mode == STORE_FLAGS_ADD)
+	j->mode = fc->mode;
+	j->flags = fc->flags & IDX_F_ALL;
+	if (fc->nkeywords > 0) {
+		j->kw = xcalloc(fc->nkeywords, sizeof(*j->kw));
+		for (i = 0; i < fc->nkeywords; i++)
+			if (!store_kw_has((const char *const *)j->kw, j->nkw,
+			    fc->keywords[i]))
+				j->kw[j->nkw++] = xstrdup(fc->keywords[i]);
+	}
+	if (j->result == 0 && store_mjob_kw_over(j))
+		store_mjob_fail(j, -2, STORE_ERR_KEYWORDS);
+	if (fc->cond) {
+		j->unchangedsince = fc->unchangedsince;
+		j->modified = fc->modified_r;
+		j->nmodified = fc->nmodified_r;
+		/*
+		 * RFC 7162 3.1.3: a message changed after unchangedsince is
+		 * not touched.  Drop those already visible in the snapshot
+		 * before the file names change; the index checks again at
+		 * commit (a race with another writer is then reported the
+		 * same way, though its file may have been renamed; the next
+		 * sync reconciles the letters).
+		 */
+		for (i = 0, k = 0; i < j->n; i++) {
+			if (j->bases[i] != NULL &&
+			    j->modseqs[i] > fc->unchangedsince) {
+				fc->modified_r[(*fc->nmodified_r)++] =
+				    j->uids[i];
+				free(j->bases[i]);
+				continue;
+			}
+			j->uids[k] = j->uids[i];
+			j->bases[k] = j->bases[i];
+			j->newflags[k] = j->newflags[i];
+			j->modseqs[k] = j->modseqs[i];
+			j->kwbits[k] = j->kwbits[i];
+			k++;
+		}
+		j->n = k;
+	}
+	for (i = 0; i < j->n; i++) {
+		if (j->mode == STORE_FLAGS_ADD)
 			j->newflags[i] |= j->flags;
-		else if (mode == STORE_FLAGS_REMOVE)
+		else if (j->mode == STORE_FLAGS_REMOVE)
 			j->newflags[i] &= ~j->flags;
 		else
 			j->newflags[i] = j->flags;
@@ -771,6 +1155,7 @@ store_view_fill(const struct idx_msg *m, struct store_msginfo *r)
 {
 	r->uid = m->uid;
 	r->flags = m->flags;
+	r->keywords = m->keywords;
 	r->modseq = m->modseq;
 	r->internaldate = m->internaldate;
 	r->size = m->size;
@@ -828,6 +1213,13 @@ store_view_cache(struct store_view *v, uint32_t uid, const void **env_r,
 	    bslen_r, error_r);
 }
 
+int
+store_view_keywords(struct store_view *v,
+    const char *names_r[STORE_MBOX_KEYWORDS_MAX], const char **error_r)
+{
+	return idx_read_keywords(v->rd, v->id, names_r, error_r);
+}
+
 void
 store_view_close(struct store_view **vp)
 {
@@ -847,46 +1239,16 @@ store_mbox_flags_cond(struct store *s, const char *account, const char *name,
     uint64_t unchangedsince, uint32_t *modified_r, size_t *nmodified_r,
     store_mbox_done_fn *done, void *arg)
 {
-	struct store_mjob	*j;
-	size_t			 i, k;
+	struct store_flag_change	 fc;
 
-	*nmodified_r = 0;
-	j = store_mjob_msgs(s, STORE_MOP_FLAGS, account, name, uids, n, done,
-	    arg);
-	j->mode = mode;
-	j->flags = flags & IDX_F_ALL;
-	j->unchangedsince = unchangedsince;
-	j->modified = modified_r;
-	j->nmodified = nmodified_r;
-	/*
-	 * RFC 7162 3.1.3: a message changed after unchangedsince is not
-	 * touched.  Drop those already visible in the snapshot before the
-	 * file names change; the index checks again at commit (a race with
-	 * another writer is then reported the same way, though its file
-	 * may have been renamed; the next sync reconciles the letters).
-	 */
-	for (i = 0, k = 0; i < j->n; i++) {
-		if (j->bases[i] != NULL && j->modseqs[i] > unchangedsince) {
-			modified_r[(*nmodified_r)++] = j->uids[i];
-			free(j->bases[i]);
-			continue;
-		}
-		j->uids[k] = j->uids[i];
-		j->bases[k] = j->bases[i];
-		j->newflags[k] = j->newflags[i];
-		j->modseqs[k] = j->modseqs[i];
-		k++;
-	}
-	j->n = k;
-	for (i = 0; i < j->n; i++) {
-		if (mode == STORE_FLAGS_ADD)
-			j->newflags[i] |= j->flags;
-		else if (mode == STORE_FLAGS_REMOVE)
-			j->newflags[i] &= ~j->flags;
-		else
-			j->newflags[i] = j->flags;
-	}
-	work_submit(store_mjob_files_run, store_mjob_files_done, j);
+	memset(&fc, 0, sizeof(fc));
+	fc.mode = mode;
+	fc.flags = flags;
+	fc.cond = true;
+	fc.unchangedsince = unchangedsince;
+	fc.modified_r = modified_r;
+	fc.nmodified_r = nmodified_r;
+	store_mbox_flags_change(s, account, name, uids, n, &fc, done, arg);
 }
 
 int

@@ -97,9 +97,10 @@ imap_auth_done(uint64_t sid, struct auth_job *job, enum auth_sasl_result res)
 		auth_job_succeeded(conn_peer_sa(s->c));
 		a = s->auth;
 		s->auth = NULL;
-		imap_logged_in(s, auth_job_user(job));
-		log_info("%016" PRIx64 " imap login user=%s mech=%s", s->id,
-		    s->user, imap_auth_mech(job));
+		/* -1: over max_connections_per_user, NO [LIMIT] sent. */
+		if (imap_logged_in(s, auth_job_user(job)) == 0)
+			log_info("%016" PRIx64 " imap login user=%s mech=%s",
+			    s->id, s->user, imap_auth_mech(job));
 		auth_job_free(&a->job);
 		free(a);
 		return;		/* imap_login_ready answers */

@@ -395,8 +395,9 @@ imap_fetch_date(int64_t t, struct buf *out)
 
 /* One FETCH response; false if the message is gone. */
 static bool
-imap_fetch_one(struct imap_session *s, struct store_view *v, uint32_t uid,
-    struct imap_fmsg *loaded, struct buf *out)
+imap_fetch_one(struct imap_session *s, struct store_view *v,
+    const char *const *kwnames, uint32_t uid, struct imap_fmsg *loaded,
+    struct buf *out)
 {
 	struct imap_fetch	*f = s->fetch;
 	struct store_msginfo	 mi;
@@ -435,7 +436,7 @@ imap_fetch_one(struct imap_session *s, struct store_view *v, uint32_t uid,
 		switch (it->type) {
 		case IMAP_FETCH_FLAGS:
 			buf_puts(out, "FLAGS ");
-			imap_flags_out(mi.flags, out);
+			imap_flags_out(mi.flags, mi.keywords, kwnames, out);
 			hasflags = true;
 			break;
 		case IMAP_FETCH_UID:
@@ -498,7 +499,7 @@ imap_fetch_one(struct imap_session *s, struct store_view *v, uint32_t uid,
 	}
 	if (setseen && !hasflags) {
 		buf_puts(out, " FLAGS ");
-		imap_flags_out(mi.flags, out);
+		imap_flags_out(mi.flags, mi.keywords, kwnames, out);
 		hasflags = true;
 	}
 	/* RFC 7162 3.1: with CONDSTORE on, FLAGS comes with MODSEQ. */
@@ -532,6 +533,7 @@ imap_fetch_run(struct imap_session *s)
 	struct imap_fetch	*f = s->fetch;
 	struct store_view	*v = NULL;
 	struct buf		 out = BUF_INIT;
+	const char		*kwnames[STORE_MBOX_KEYWORDS_MAX];
 	const char		*err;
 	uint32_t		 uid;
 
@@ -543,6 +545,9 @@ imap_fetch_run(struct imap_session *s)
 		imap_cmd_finish(s);
 		return;
 	}
+	/* Keyword names for FLAGS (RFC 9051 2.3.2), valid with the view. */
+	if (store_view_keywords(v, kwnames, &err) == -1)
+		memset(kwnames, 0, sizeof(kwnames));
 	while (f->pos < f->n && conn_output_len(s->c) < IMAP_OUT_HIGH &&
 	    !conn_closing(s->c)) {
 		uid = f->uids[f->pos];
@@ -554,7 +559,7 @@ imap_fetch_run(struct imap_session *s)
 		}
 		f->pos++;
 		buf_reset(&out);
-		if (imap_fetch_one(s, v, uid, &f->next, &out))
+		if (imap_fetch_one(s, v, kwnames, uid, &f->next, &out))
 			conn_write(s->c, out.data, out.len);
 		imap_fmsg_free(&f->next);
 	}

@@ -1,9 +1,9 @@
 /*
  * imap_cmd_search.c - SEARCH and UID SEARCH (RFC 9051 6.4.4, RFC 3501
- * 6.4.4) over the selected view: flags, sequence and UID sets, sizes and
- * internal dates from the index; HEADER, BODY and TEXT by a
- * case-insensitive substring match over the message file (simple: no
- * charset or transfer decoding yet).  SENT* dates use the internal date.
+ * 6.4.4) over the selected view: flags, keywords, sequence and UID
+ * sets, sizes and internal dates from the index; HEADER, BODY and TEXT
+ * by a case-insensitive substring match over the message file (simple:
+ * no charset or transfer decoding yet).  SENT* dates use the internal date.
  * The program tree comes from imap_search.h.  Answers with "* SEARCH",
  * or with "* ESEARCH" for RETURN (MIN MAX ALL COUNT) (RFC 4731 3.1, 9051
  * 7.3.4); RETURN (SAVE) keeps the result as "$" (SEARCHRES, RFC 5182)
@@ -235,7 +235,8 @@ imap_search_eval(struct imap_sctx *x, const struct imap_search_key *k)
 			return false;
 		return (x->mi.flags & imap_flag_bit(k->str)) != 0;
 	case IMAP_SK_KEYWORD:
-		return false;
+		/* num: the keyword's bit, 0 if never defined here. */
+		return (x->mi.keywords & k->num) != 0;
 	case IMAP_SK_BEFORE:
 	case IMAP_SK_SENTBEFORE:
 		return x->mi.internaldate < k->date;
@@ -378,6 +379,27 @@ imap_sjob_free(struct imap_sjob *j)
 }
 
 /*
+ * KEYWORD and UNKEYWORD (RFC 9051 6.4.4): name -> the keyword's bit in
+ * store_msginfo.keywords (0: not defined in this mailbox, no match).
+ */
+static void
+imap_search_kw_resolve(struct imap_search_key *k, const char *const *names)
+{
+	size_t	 i;
+
+	if (k->type == IMAP_SK_KEYWORD) {
+		k->num = 0;
+		for (i = 0; i < STORE_MBOX_KEYWORDS_MAX; i++)
+			if (names[i] != NULL &&
+			    strcasecmp(names[i], k->str) == 0)
+				k->num = (uint64_t)1 << i;
+		return;
+	}
+	for (i = 0; i < k->nchild; i++)
+		imap_search_kw_resolve(&k->child[i], names);
+}
+
+/*
  * Take the program (se) and the view's message data from the index;
  * NULL (NO sent) if the mailbox cannot be read.
  */
@@ -386,10 +408,13 @@ imap_sjob_new(struct imap_session *s, struct imap_search *se)
 {
 	struct imap_sjob	*j;
 	struct store_view	*v = NULL;
+	const char		*kwnames[STORE_MBOX_KEYWORDS_MAX];
 	const char		*err;
 	size_t			 i;
 
-	if (store_view_open(s->store, s->user, s->mbox, &v, &err) != 1) {
+	if (store_view_open(s->store, s->user, s->mbox, &v, &err) != 1 ||
+	    store_view_keywords(v, kwnames, &err) == -1) {
+		store_view_close(&v);
 		imap_search_free(&se);
 		imap_tagged(s, "NO", "[SERVERBUG] Mailbox not readable");
 		return NULL;
@@ -400,6 +425,7 @@ imap_sjob_new(struct imap_session *s, struct imap_search *se)
 	j->user = xstrdup(s->user);
 	j->mbox = xstrdup(s->mbox);
 	j->se = se;
+	imap_search_kw_resolve(&j->se->root, kwnames);
 	j->nmsgs = (uint32_t)s->nmsgs;
 	j->maxuid = s->nmsgs > 0 ? s->msgs[s->nmsgs - 1].uid : 0;
 	j->saved = xcalloc(s->nsearchres + 1, sizeof(*j->saved));

@@ -16,6 +16,11 @@
  * FETCH once CONDSTORE is on (3.1.2), VANISHED instead of EXPUNGE once
  * QRESYNC is on (3.2.10).
  *
+ * Keywords (RFC 9051 2.3.2): SELECT lists the mailbox's keywords in
+ * FLAGS and PERMANENTFLAGS, with "\*" while more can be defined; a
+ * refresh that finds a new keyword sends both again (7.3.5) before the
+ * FETCH that carries it.
+ *
  * Owns the session's view, its store watch and struct imap_select_op
  * (one SELECT with its parameters).  [loop]
  */
@@ -41,6 +46,7 @@ imap_unselect(struct imap_session *s)
 	s->msgs = NULL;
 	s->nmsgs = 0;
 	s->changed = false;
+	s->kwdefined = 0;
 	/* RFC 5182 2.1: "$" is empty after SELECT, EXAMINE, CLOSE, UNSELECT. */
 	free(s->searchres);
 	s->searchres = NULL;
@@ -79,7 +85,9 @@ imap_view_refresh(struct imap_session *s, bool expunges)
 	struct imap_msg		*nv;
 	struct buf		 fl = BUF_INIT;
 	struct imap_seqset	*gone = NULL;
+	const char		*kwnames[STORE_MBOX_KEYWORDS_MAX];
 	const char		*err;
+	uint64_t		 defined = 0;
 	size_t			 n = 0, i, j, k, old;
 
 	if (s->mbox == NULL)
@@ -89,13 +97,24 @@ imap_view_refresh(struct imap_session *s, bool expunges)
 		/* Deleted under us (RFC 9051 7.1.5 would be BYE; be mild). */
 		return;
 	}
-	if (store_view_messages(v, &l, &n, &err) == -1) {
+	if (store_view_messages(v, &l, &n, &err) == -1 ||
+	    store_view_keywords(v, kwnames, &err) == -1) {
 		store_view_close(&v);
+		free(l);
 		log_warn("%016" PRIx64 " imap view error=\"%s\"", s->id, err);
 		return;
 	}
 	s->uidnext = store_view_mailbox(v)->uidnext;
-	store_view_close(&v);
+	/*
+	 * RFC 9051 7.3.5: a new keyword (another session's STORE, or our
+	 * own) changes the FLAGS list; send it, with PERMANENTFLAGS, before
+	 * the FETCH that uses it.
+	 */
+	for (i = 0; i < STORE_MBOX_KEYWORDS_MAX; i++)
+		if (kwnames[i] != NULL)
+			defined |= (uint64_t)1 << i;
+	if ((defined & ~s->kwdefined) != 0)
+		imap_flags_announce(s, kwnames);
 	if (expunges) {
 		/* Walk both sorted lists; report EXPUNGE from the top. */
 		for (i = s->nmsgs; i > 0; i--) {
@@ -133,10 +152,13 @@ imap_view_refresh(struct imap_session *s, bool expunges)
 		while (j < s->nmsgs && s->msgs[j].uid < l[i].uid)
 			j++;
 		if (j < s->nmsgs && s->msgs[j].uid == l[i].uid) {
-			if (s->msgs[j].flags != l[i].flags) {
+			if (s->msgs[j].flags != l[i].flags ||
+			    s->msgs[j].keywords != l[i].keywords) {
 				s->msgs[j].flags = l[i].flags;
+				s->msgs[j].keywords = l[i].keywords;
 				buf_reset(&fl);
-				imap_flags_out(l[i].flags, &fl);
+				imap_flags_out(l[i].flags, l[i].keywords,
+				    kwnames, &fl);
 				if (s->condstore)	/* RFC 7162 3.1.2 */
 					buf_printf(&fl, " MODSEQ (%llu)",
 					    (unsigned long long)l[i].modseq);
@@ -151,6 +173,7 @@ imap_view_refresh(struct imap_session *s, bool expunges)
 		s->msgs = nv;
 		s->msgs[s->nmsgs].uid = l[i].uid;
 		s->msgs[s->nmsgs].flags = l[i].flags;
+		s->msgs[s->nmsgs].keywords = l[i].keywords;
 		s->nmsgs++;
 		j = s->nmsgs;
 	}
@@ -158,6 +181,7 @@ imap_view_refresh(struct imap_session *s, bool expunges)
 		imap_untagged(s, "%zu EXISTS", s->nmsgs);
 		imap_untagged(s, "0 RECENT");
 	}
+	store_view_close(&v);
 	buf_free(&fl);
 	free(l);
 }
@@ -232,6 +256,7 @@ imap_select_qresync(struct imap_session *s, struct imap_select_op *op,
 {
 	struct imap_seqset	*gone = imap_seqset_new();
 	struct buf		 out = BUF_INIT;
+	const char		*kwnames[STORE_MBOX_KEYWORDS_MAX];
 	const char		*err;
 	uint32_t		*vu = NULL, u, next;
 	size_t			 nv = 0, i, j;
@@ -266,12 +291,14 @@ imap_select_qresync(struct imap_session *s, struct imap_select_op *op,
 		imap_untagged(s, "VANISHED (EARLIER) %s", out.data);
 	}
 	imap_seqset_free(&gone);
+	if (store_view_keywords(v, kwnames, &err) == -1)
+		memset(kwnames, 0, sizeof(kwnames));
 	for (i = 0; i < n; i++) {
 		if (l[i].modseq <= op->modseq || (op->known != NULL &&
 		    !imap_seqset_contains(op->known, l[i].uid)))
 			continue;
 		buf_reset(&out);
-		imap_flags_out(l[i].flags, &out);
+		imap_flags_out(l[i].flags, l[i].keywords, kwnames, &out);
 		imap_untagged(s, "%zu FETCH (UID %u FLAGS %s MODSEQ (%llu))",
 		    i + 1, l[i].uid, out.data,
 		    (unsigned long long)l[i].modseq);
@@ -286,6 +313,7 @@ imap_select_reply(struct imap_session *s)
 	struct store_msginfo	*l = NULL;
 	struct imap_cmd		*cmd = s->cmd;
 	struct imap_select_op	*op = s->op;
+	const char		*kwnames[STORE_MBOX_KEYWORDS_MAX];
 	const char		*err = "Mailbox does not exist";
 	char			*name = op->name;
 	size_t			 n = 0, i;
@@ -293,8 +321,10 @@ imap_select_reply(struct imap_session *s)
 	int			 r;
 
 	r = store_view_open(s->store, s->user, name, &v, &err);
-	if (r != 1 || store_view_messages(v, &l, &n, &err) == -1) {
+	if (r != 1 || store_view_messages(v, &l, &n, &err) == -1 ||
+	    store_view_keywords(v, kwnames, &err) == -1) {
 		store_view_close(&v);
+		free(l);
 		imap_tagged(s, "NO", "%s%s", r == 0 ? "[NONEXISTENT] " : "",
 		    err);
 		return;
@@ -307,6 +337,7 @@ imap_select_reply(struct imap_session *s)
 	for (i = 0; i < n; i++) {
 		s->msgs[i].uid = l[i].uid;
 		s->msgs[i].flags = l[i].flags;
+		s->msgs[i].keywords = l[i].keywords;
 		if (unseen == 0 && !(l[i].flags & STORE_F_SEEN))
 			unseen = (uint32_t)i + 1;
 	}
@@ -321,11 +352,8 @@ imap_select_reply(struct imap_session *s)
 		imap_untagged(s, "OK [UNSEEN %u] First unseen", unseen);
 	imap_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", s->uidvalidity);
 	imap_untagged(s, "OK [UIDNEXT %u] Predicted next UID", s->uidnext);
-	imap_untagged(s, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-	    "\\Draft)");
-	imap_untagged(s, "OK [PERMANENTFLAGS (%s)] Limited",
-	    s->readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen "
-	    "\\Draft");
+	/* RFC 9051 7.3.5, 7.1: keywords and "\\*" (2.3.2) included. */
+	imap_flags_announce(s, kwnames);
 	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
 	    (unsigned long long)store_view_mailbox(v)->highestmodseq);
 	/* RFC 7162 3.2.5: only when the UIDVALIDITY is still the same. */
@@ -446,8 +474,8 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 }
 
 /*
- * ENABLE (RFC 5161 3.1) with CONDSTORE (RFC 7162 3.1) and QRESYNC (3.2.3,
- * which implies CONDSTORE).  Replaces imap_cmd_any.c's imap_cmd_enable
+ * ENABLE (RFC 5161 3.1) with CONDSTORE (RFC 7162 3.1), QRESYNC (3.2.3,
+ * which implies CONDSTORE) and UTF8=ACCEPT (RFC 6855 3).  Replaces imap_cmd_any.c's imap_cmd_enable
  * in the verb table.
  */
 void
@@ -468,6 +496,15 @@ imap_cmd_enable_ext(struct imap_session *s, struct imap_cmd *cmd)
 		} else if (imap_arg_atom_is(&cmd->args[i], "QRESYNC")) {
 			s->condstore = s->qresync = true;
 			buf_puts(&out, " QRESYNC");
+		} else if (imap_arg_atom_is(&cmd->args[i], "UTF8=ACCEPT")) {
+			/*
+			 * RFC 6855 3 (RFC 9051 6.3.1): mailbox names in UTF-8
+			 * on the wire from now on, no modified UTF-7, and
+			 * 8-bit UTF-8 in quoted strings.
+			 */
+			s->enabled_utf8 = true;
+			imap_limits_update(s);
+			buf_puts(&out, " UTF8=ACCEPT");
 		}
 	}
 	imap_untagged(s, "%s", out.data);

@@ -1,10 +1,10 @@
 /*
  * imap_cmd_store.c - the commands that change messages: STORE and UID
  * STORE (RFC 9051 6.4.6), EXPUNGE and UID EXPUNGE (6.4.3, RFC 4315 2.1),
- * APPEND with APPENDUID (6.3.12, RFC 4315 3), and COPY/MOVE (6.4.7,
- * RFC 6851), which this slice does not implement yet.  STORE takes the
+ * APPEND with APPENDUID (6.3.12, RFC 4315 3).  STORE takes the
  * CONDSTORE modifier UNCHANGEDSINCE and answers [MODIFIED] (RFC 7162
- * 3.1.3).
+ * 3.1.3), and keywords (2.3.2) beside the system flags; one that would
+ * take the mailbox past its keyword limit gets NO [LIMIT] (RFC 5530).
  *
  * Every change is a store job (Maildir names on a worker, the index on
  * the serial lane); the tagged reply comes from its completion.  Owns
@@ -25,14 +25,41 @@
 #include "store.h"
 #include "xmalloc.h"
 
-/* A flag list "(\Seen \Flagged)" or flag atoms; -1 on bad syntax. */
+/*
+ * flag-keyword (RFC 9051 9): "$MDNSent" / "$Forwarded" / ... / atom,
+ * where an atom has no atom-specials: "(" ")" "{" SP CTL "%" "*" '"'
+ * "\" "]".
+ */
+static bool
+imap_keyword_ok(const char *k, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > STORE_KEYWORD_LEN_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f ||
+		    strchr("(){%*\"\\]", k[i]) != NULL)
+			return false;
+	return true;
+}
+
+/*
+ * A flag list "(\Seen $Junk)" or flag atoms: system flags into
+ * *flags_r, keywords (pointers into the arguments, each once) into
+ * kw_r[0..*nkw_r), which has room for max.  -1 on bad syntax, -2 if
+ * there are more than max distinct keywords.
+ */
 static int
-imap_flags_parse(const struct imap_arg *a, size_t n, uint32_t *flags_r)
+imap_flags_parse(const struct imap_arg *a, size_t n, uint32_t *flags_r,
+    const char **kw_r, size_t *nkw_r, size_t max)
 {
 	const struct imap_arg	*l = a;
-	size_t			 i;
+	size_t			 i, k;
+	uint32_t		 bit;
 
 	*flags_r = 0;
+	*nkw_r = 0;
 	if (n == 1 && a->type == IMAP_ARG_LIST) {
 		l = a->list;
 		n = a->count;
@@ -40,8 +67,24 @@ imap_flags_parse(const struct imap_arg *a, size_t n, uint32_t *flags_r)
 	for (i = 0; i < n; i++) {
 		if (l[i].type != IMAP_ARG_ATOM)
 			return -1;
-		/* Keywords are accepted and not kept yet. */
-		*flags_r |= imap_flag_bit(l[i].str);
+		if (l[i].str[0] == '\\') {
+			/* \Recent cannot be changed (RFC 3501 2.3.2). */
+			if ((bit = imap_flag_bit(l[i].str)) == 0 &&
+			    strcasecmp(l[i].str, "\\Recent") != 0)
+				return -1;
+			*flags_r |= bit;
+			continue;
+		}
+		if (!imap_keyword_ok(l[i].str, l[i].len))
+			return -1;
+		for (k = 0; k < *nkw_r; k++)
+			if (strcasecmp(kw_r[k], l[i].str) == 0)
+				break;
+		if (k < *nkw_r)
+			continue;
+		if (*nkw_r == max)
+			return -2;
+		kw_r[(*nkw_r)++] = l[i].str;
 	}
 	return 0;
 }
@@ -146,6 +189,13 @@ imap_store_done(void *arg, int result, const char *error)
 	if (s == NULL)
 		return;
 	op = s->op;
+	if (result == -2 && error != NULL &&
+	    strcmp(error, STORE_ERR_KEYWORDS) == 0) {
+		/* RFC 5530 3: a limit of the server, not a bug. */
+		imap_tagged(s, "NO", "[LIMIT] %s", error);
+		imap_cmd_finish(s);
+		return;
+	}
 	if (result != 0) {
 		imap_tagged(s, "NO", "[SERVERBUG] %s", error);
 		imap_cmd_finish(s);
@@ -163,6 +213,7 @@ imap_store_done(void *arg, int result, const char *error)
 			    store_view_msg(v, op->uids[i], &mi, &err) != 1)
 				continue;
 			s->msgs[k].flags = mi.flags;
+			s->msgs[k].keywords = mi.keywords;
 			if (s->condstore && !imap_store_modified(op,
 			    op->uids[i]))
 				imap_untagged(s, "%ld FETCH (UID %u MODSEQ "
@@ -183,12 +234,14 @@ void
 imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_store_op	*op;
+	struct store_flag_change fc;
 	enum store_flag_mode	 mode;
 	const struct imap_arg	*a = cmd->args;
 	const struct imap_arg	*mod = NULL;
 	const char		*item;
+	const char		*kw[STORE_MBOX_KEYWORDS_MAX];
 	uint32_t		 flags;
-	size_t			 na = cmd->nargs;
+	size_t			 na = cmd->nargs, nkw;
 	int			 r;
 
 	/* store-modifiers (RFC 7162 3.1.3): "(UNCHANGEDSINCE n)". */
@@ -219,8 +272,14 @@ imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 		imap_tagged(s, "BAD", "Unknown STORE item");
 		return;
 	}
-	if (imap_flags_parse(&a[2], na - 2, &flags) == -1) {
+	r = imap_flags_parse(&a[2], na - 2, &flags, kw, &nkw,
+	    STORE_MBOX_KEYWORDS_MAX);
+	if (r == -1) {
 		imap_tagged(s, "BAD", "Invalid flag list");
+		return;
+	}
+	if (r == -2 && mode != STORE_FLAGS_REMOVE) {
+		imap_tagged(s, "NO", "[LIMIT] %s", STORE_ERR_KEYWORDS);
 		return;
 	}
 	if (s->readonly) {
@@ -250,17 +309,26 @@ imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 	s->op = op;
 	s->op_free = imap_store_op_free;
 	imap_busy(s);
+	/* The store copies the keywords: they point into cmd's args. */
+	memset(&fc, 0, sizeof(fc));
+	fc.mode = mode;
+	fc.flags = flags;
+	fc.keywords = kw;
+	fc.nkeywords = nkw;
 	if (op->cond) {
 		struct imap_store_cond *c = xcalloc(1, sizeof(*c));
 
 		c->arg = imap_job_arg(s);
 		c->modified = xcalloc(op->n + 1, sizeof(*c->modified));
-		store_mbox_flags_cond(s->store, s->user, s->mbox, op->uids,
-		    op->n, mode, flags, op->unchangedsince, c->modified,
-		    &c->nmodified, imap_store_cond_done, c);
+		fc.cond = true;
+		fc.unchangedsince = op->unchangedsince;
+		fc.modified_r = c->modified;
+		fc.nmodified_r = &c->nmodified;
+		store_mbox_flags_change(s->store, s->user, s->mbox, op->uids,
+		    op->n, &fc, imap_store_cond_done, c);
 	} else
-		store_mbox_flags(s->store, s->user, s->mbox, op->uids, op->n,
-		    mode, flags, imap_store_done, imap_job_arg(s));
+		store_mbox_flags_change(s->store, s->user, s->mbox, op->uids,
+		    op->n, &fc, imap_store_done, imap_job_arg(s));
 }
 
 static void
@@ -473,7 +541,26 @@ imap_append_next(struct imap_session *s, struct imap_append *ap)
 	    imap_append_done, ap);
 }
 
-/* One message: [flag-list] [date-time] literal; *i moves past it. */
+/*
+ * RFC 6855 4: append-data = literal / "UTF8" SP "(" literal8 ")"; the
+ * message, or NULL.
+ */
+static const struct imap_arg *
+imap_append_data(const struct imap_cmd *cmd, size_t i)
+{
+	const struct imap_arg	*a = &cmd->args[i];
+
+	if (a->type == IMAP_ARG_LITERAL)
+		return a;
+	if (a->type == IMAP_ARG_ATOM && strcasecmp(a->str, "UTF8") == 0 &&
+	    i + 1 < cmd->nargs && cmd->args[i + 1].type == IMAP_ARG_LIST &&
+	    cmd->args[i + 1].count == 1 &&
+	    cmd->args[i + 1].list[0].type == IMAP_ARG_LITERAL)
+		return &cmd->args[i + 1].list[0];
+	return NULL;
+}
+
+/* One message: [flag-list] [date-time] append-data; *i moves past it. */
 static int
 imap_append_parse_one(struct imap_session *s, struct imap_cmd *cmd,
     size_t *i, struct imap_append_msg *m)
@@ -499,14 +586,15 @@ imap_append_parse_one(struct imap_session *s, struct imap_cmd *cmd,
 		a = &cmd->args[*i];
 	}
 	/* The date-time argument is ignored: INTERNALDATE is arrival. */
-	if (a->type == IMAP_ARG_STRING || a->type == IMAP_ARG_ATOM) {
+	if ((a->type == IMAP_ARG_STRING || a->type == IMAP_ARG_ATOM) &&
+	    imap_append_data(cmd, *i) == NULL) {
 		if (++*i >= cmd->nargs)
 			goto bad;
 		a = &cmd->args[*i];
 	}
-	if (a->type != IMAP_ARG_LITERAL)
+	if ((a = imap_append_data(cmd, *i)) == NULL)
 		goto bad;
-	++*i;
+	*i += a == &cmd->args[*i] ? 1 : 2;
 	if (a->len == 0) {
 		buf_free(&flags);
 		imap_tagged(s, "NO", "Empty message");
@@ -539,10 +627,11 @@ imap_cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	for (i = 1, k = 0; i < cmd->nargs; i++)
-		if (cmd->args[i].type == IMAP_ARG_LITERAL)
+		if (imap_append_data(cmd, i) != NULL)
 			k++;
 	if (k == 0 || k > IMAP_APPEND_MAX ||
-	    cmd->args[cmd->nargs - 1].type != IMAP_ARG_LITERAL) {
+	    (cmd->args[cmd->nargs - 1].type != IMAP_ARG_LITERAL &&
+	    imap_append_data(cmd, cmd->nargs - 2) == NULL)) {
 		imap_tagged(s, "BAD", k > IMAP_APPEND_MAX ? "Too many "
 		    "messages" : "APPEND needs a literal message");
 		return;

@@ -45,6 +45,7 @@ enum imap_mode {
 struct imap_msg {
 	uint32_t	 uid;
 	uint32_t	 flags;		/* STORE_F_* */
+	uint64_t	 keywords;	/* bit i: keyword id i of the mailbox */
 };
 
 struct imap_session {
@@ -61,6 +62,8 @@ struct imap_session {
 	struct imap_parser	*parser;
 	struct imap_cmd		*cmd;		/* the command running */
 	char			*user;		/* after login */
+	char			*userip;	/* "user\0ip" key, counted */
+	size_t			 userip_len;
 	bool			 enabled_utf8;
 	bool			 condstore;	/* RFC 7162 3.1: MODSEQ in FETCH */
 	bool			 qresync;	/* RFC 7162 3.2.3: VANISHED */
@@ -73,6 +76,7 @@ struct imap_session {
 	bool			 readonly;
 	uint32_t		 uidvalidity;
 	uint32_t		 uidnext;
+	uint64_t		 kwdefined;	/* keyword ids in the last FLAGS */
 	struct imap_msg		*msgs;
 	size_t			 nmsgs;
 	struct store_watch	*watch;
@@ -114,7 +118,14 @@ void	 imap_job_done_ok(void *arg, int result, const char *error);
 /* Read again and process buffered input (mode unchanged). */
 void	 imap_resume(struct imap_session *);
 void	 imap_capability_line(struct imap_session *, struct buf *);
-void	 imap_logged_in(struct imap_session *, const char *user);
+/*
+ * After a successful authentication: -1 if the user already has
+ * max_connections_per_user sessions from this address (tagged NO
+ * [LIMIT] sent, the session stays unauthenticated), else 0.
+ */
+int	 imap_logged_in(struct imap_session *, const char *user);
+/* Parser limits for the state and UTF8=ACCEPT (RFC 6855 3). */
+void	 imap_limits_update(struct imap_session *);
 /* Arguments helpers */
 bool	 imap_args_n(struct imap_cmd *, size_t n);
 /* Mailbox argument (modified UTF-7) -> UTF-8 name; NULL and BAD sent. */
@@ -122,7 +133,17 @@ char	*imap_mailbox_arg(struct imap_session *, const struct imap_arg *);
 /* UTF-8 name -> wire form (quoted string) appended to out. */
 void	 imap_mailbox_out(struct imap_session *, const char *name,
 	    struct buf *out);
-void	 imap_flags_out(uint32_t flags, struct buf *out);
+/*
+ * "(\Seen $Forwarded ...)": system flags, then the keywords whose bits
+ * are set (names from store_view_keywords; NULL: none).
+ */
+void	 imap_flags_out(uint32_t flags, uint64_t keywords,
+	    const char *const *names, struct buf *out);
+/*
+ * The FLAGS and PERMANENTFLAGS responses (RFC 9051 7.3.5, 7.1) with the
+ * mailbox's keywords and "\*" when it can define more.
+ */
+void	 imap_flags_announce(struct imap_session *, const char *const *names);
 /* System flag name -> STORE_F_*; 0 for keywords and \\Recent. */
 uint32_t imap_flag_bit(const char *name);
 

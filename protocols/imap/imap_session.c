@@ -5,6 +5,10 @@
  * each verb needs (RFC 9051 6), reply helpers, autologout (5.4) and
  * shutdown.  The verbs live in imap_cmd_<verb>.c.
  *
+ * Sessions per user and client address are counted (imap_userip) and
+ * capped by max_connections_per_user at login, as POP3 does and like
+ * Dovecot's mail_max_userip_connections.
+ *
  * Owns struct imap_session.  A command that waits for a worker job or
  * for output to drain puts the session in IMAP_M_BUSY with reading off;
  * its completion finds the session by conn id (imap_session_lookup) and
@@ -96,6 +100,7 @@ static const struct imap_verb imap_verbs[] = {
 };
 
 static struct hmap	*imap_sessions;		/* id -> session */
+static struct hmap	*imap_userip;		/* "user\0ip" -> count */
 
 static void	imap_input(void *);
 
@@ -204,6 +209,8 @@ imap_capability_line(struct imap_session *s, struct buf *out)
 	/* RFC 4731, 5182, 5256, 5957, 7889 (slice A). */
 	buf_puts(out, " ESEARCH SEARCHRES SORT SORT=DISPLAY "
 	    "THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
+	/* RFC 6855 3 (RFC 9051 servers accept UTF-8 once enabled). */
+	buf_puts(out, " UTF8=ACCEPT");
 	if (s->conf != NULL && s->conf->message_size_limit > 0)
 		buf_printf(out, " APPENDLIMIT=%llu",
 		    (unsigned long long)s->conf->message_size_limit);
@@ -300,16 +307,76 @@ imap_login_ready(void *arg)
 }
 
 void
-imap_logged_in(struct imap_session *s, const char *user)
+imap_limits_update(struct imap_session *s)
 {
 	struct imap_parse_limits	 lim;
 
+	imap_parse_limits_default(&lim, s->state != IMAP_S_NOTAUTH);
+	if (s->state != IMAP_S_NOTAUTH && s->conf->message_size_limit > 0)
+		lim.max_append_literal = s->conf->message_size_limit;
+	/* RFC 6855 3: 8-bit UTF-8 in quoted strings once enabled. */
+	lim.utf8 = s->enabled_utf8;
+	imap_parser_set_limits(s->parser, &lim);
+}
+
+/* Drop the session's user+IP count. */
+static void
+imap_userip_release(struct imap_session *s)
+{
+	uintptr_t	 n;
+
+	if (s->userip == NULL)
+		return;
+	n = (uintptr_t)hmap_get(imap_userip, s->userip, s->userip_len);
+	if (n <= 1)
+		hmap_del(imap_userip, s->userip, s->userip_len);
+	else
+		hmap_put(imap_userip, s->userip, s->userip_len,
+		    (void *)(n - 1));
+	xfree(s->userip);
+	if (hmap_count(imap_userip) == 0)
+		hmap_free(&imap_userip, NULL);
+}
+
+int
+imap_logged_in(struct imap_session *s, const char *user)
+{
+	const char	*ip = conn_peer_ip(s->c);
+	size_t		 ulen = strlen(user), iplen;
+	uintptr_t	 n;
+	char		*key;
+
+	/* The same key and rule as pop3_lock() (pop3_session.c). */
+	if (ip == NULL)
+		ip = "";
+	iplen = strlen(ip);
+	key = xmalloc(ulen + 1 + iplen + 1);
+	memcpy(key, user, ulen + 1);
+	memcpy(key + ulen + 1, ip, iplen + 1);
+	if (imap_userip == NULL)
+		imap_userip = hmap_new();
+	n = (uintptr_t)hmap_get(imap_userip, key, ulen + 1 + iplen);
+	if (s->conf->max_connections_per_user > 0 &&
+	    n >= (uintptr_t)s->conf->max_connections_per_user) {
+		free(key);
+		if (hmap_count(imap_userip) == 0)
+			hmap_free(&imap_userip, NULL);
+		log_info("%016" PRIx64 " imap refused user=%s "
+		    "reason=max_connections_per_user", s->id, user);
+		/* RFC 5530 3: LIMIT; the client may log in elsewhere. */
+		imap_tagged(s, "NO", "[LIMIT] Maximum number of connections "
+		    "from user+IP exceeded (max_connections_per_user=%d)",
+		    s->conf->max_connections_per_user);
+		s->mode = IMAP_M_BUSY;
+		imap_cmd_finish(s);
+		return -1;
+	}
+	hmap_put(imap_userip, key, ulen + 1 + iplen, (void *)(n + 1));
+	s->userip = key;
+	s->userip_len = ulen + 1 + iplen;
 	s->user = xstrdup(user);
 	s->state = IMAP_S_AUTH;
-	imap_parse_limits_default(&lim, true);
-	if (s->conf->message_size_limit > 0)
-		lim.max_append_literal = s->conf->message_size_limit;
-	imap_parser_set_limits(s->parser, &lim);
+	imap_limits_update(s);
 	/*
 	 * INBOX and the special-use folders (idempotent, store_account.c);
 	 * the tagged OK waits for them so a LIST right after sees them.
@@ -318,6 +385,7 @@ imap_logged_in(struct imap_session *s, const char *user)
 	conn_read_enable(s->c, false);
 	store_account_ensure(s->store, user, imap_login_ready,
 	    imap_job_arg(s));
+	return 0;
 }
 
 bool
@@ -383,13 +451,32 @@ imap_mailbox_out(struct imap_session *s, const char *name, struct buf *out)
 	buf_free(&enc);
 }
 
+/*
+ * A keyword name that can go out as an atom (RFC 9051 9 flag-keyword).
+ * Names imported from a dovecot-keywords file may hold anything but
+ * spaces and controls; such a one is not shown rather than break the
+ * response.
+ */
+static bool
+imap_keyword_atom(const char *k)
+{
+	if (*k == '\0')
+		return false;
+	for (; *k != '\0'; k++)
+		if ((unsigned char)*k <= 0x20 || (unsigned char)*k >= 0x7f ||
+		    strchr("(){%*\"\\]", *k) != NULL)
+			return false;
+	return true;
+}
+
 void
-imap_flags_out(uint32_t flags, struct buf *out)
+imap_flags_out(uint32_t flags, uint64_t keywords, const char *const *kwnames,
+    struct buf *out)
 {
 	static const struct {
 		uint32_t	 bit;
 		const char	*name;
-	} names[] = {
+	} sysnames[] = {
 		{ STORE_F_ANSWERED, "\\Answered" },
 		{ STORE_F_FLAGGED, "\\Flagged" },
 		{ STORE_F_DELETED, "\\Deleted" },
@@ -400,15 +487,55 @@ imap_flags_out(uint32_t flags, struct buf *out)
 	bool	 first = true;
 
 	buf_putc(out, '(');
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(flags & names[i].bit))
+	for (i = 0; i < sizeof(sysnames) / sizeof(sysnames[0]); i++) {
+		if (!(flags & sysnames[i].bit))
 			continue;
 		if (!first)
 			buf_putc(out, ' ');
-		buf_puts(out, names[i].name);
+		buf_puts(out, sysnames[i].name);
+		first = false;
+	}
+	for (i = 0; kwnames != NULL && i < STORE_MBOX_KEYWORDS_MAX; i++) {
+		if (!(keywords & ((uint64_t)1 << i)) || kwnames[i] == NULL ||
+		    !imap_keyword_atom(kwnames[i]))
+			continue;
+		if (!first)
+			buf_putc(out, ' ');
+		buf_puts(out, kwnames[i]);
 		first = false;
 	}
 	buf_putc(out, ')');
+}
+
+void
+imap_flags_announce(struct imap_session *s, const char *const *kwnames)
+{
+	struct buf	 kw = BUF_INIT;
+	size_t		 i, n = 0;
+
+	s->kwdefined = 0;
+	for (i = 0; kwnames != NULL && i < STORE_MBOX_KEYWORDS_MAX; i++) {
+		if (kwnames[i] == NULL)
+			continue;
+		s->kwdefined |= (uint64_t)1 << i;
+		n++;
+		if (imap_keyword_atom(kwnames[i]))
+			buf_printf(&kw, " %s", kwnames[i]);
+	}
+	imap_untagged(s, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+	    "\\Draft%s)", kw.data != NULL ? kw.data : "");
+	/*
+	 * RFC 9051 7.1: "\*" says new keywords may be created; not once
+	 * the mailbox holds as many as the index can.
+	 */
+	if (s->readonly)
+		imap_untagged(s, "OK [PERMANENTFLAGS ()] Read-only mailbox");
+	else
+		imap_untagged(s, "OK [PERMANENTFLAGS (\\Answered \\Flagged "
+		    "\\Deleted \\Seen \\Draft%s%s)] Flags permitted",
+		    kw.data != NULL ? kw.data : "",
+		    n < STORE_MBOX_KEYWORDS_MAX ? " \\*" : "");
+	buf_free(&kw);
 }
 
 /* System flag name -> STORE_F_*; 0 for keywords and \Recent. */
@@ -681,6 +808,7 @@ imap_free(void *arg)
 		s->op_free(s->op);
 	imap_cmd_free(&s->cmd);
 	imap_parser_free(&s->parser);
+	imap_userip_release(s);
 	free(s->user);
 	free(s);
 }

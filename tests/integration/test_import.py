@@ -80,11 +80,12 @@ def test_import_maildir_keeps_flags_and_order(srv, tmp_path):
     got = fetch_all(imaps(srv))
     assert sorted(got) == [1, 2, 3, 4]
     assert got[1] == ({"\\Seen"}, msg(1).replace(b"\n", b"\r\n"))
-    assert got[2][0] == {"\\Flagged", "\\Answered"}
-    assert got[3][0] == {"\\Draft", "\\Deleted"}
+    # Keywords come along (RFC 9051 2.3.2, FETCH FLAGS shows them).
+    assert got[2][0] == {"\\Flagged", "\\Answered", "$Label1"}
+    assert got[3][0] == {"\\Draft", "\\Deleted", "Important"}
     assert got[4][0] == set()
     assert got[4][1] == msg(4).replace(b"\n", b"\r\n")
-    # IMAP does not show keywords yet; the index has them.
+    # The index has them as well.
     r = subprocess.run([BIN, "check", "-v", "-c", str(srv.conf_path),
                         "alice@example.test"], capture_output=True,
                        timeout=60)
