@@ -25,6 +25,10 @@ enum conf_layout { CONF_LAYOUT_MAILDIRPP = 0, CONF_LAYOUT_FS };
 enum conf_mbox_auto { CONF_AUTO_NO = 0, CONF_AUTO_CREATE, CONF_AUTO_SUBSCRIBE };
 enum conf_key_type { CONF_KEY_RSA = 0, CONF_KEY_ED25519 };
 enum conf_canon { CONF_CANON_RELAXED = 0, CONF_CANON_SIMPLE };
+/* mta_sts.mode, in the order of the policy keywords. */
+enum conf_sts_mode { CONF_STS_TESTING = 0, CONF_STS_ENFORCE, CONF_STS_NONE };
+#define CONF_STS_MX_MAX		16	/* mta_sts.mx patterns */
+#define CONF_STS_MX_SIZE	256	/* "*." + a 253-octet name + NUL */
 
 struct conf_account {
 	char			*name;		/* lower-cased login/address */
@@ -146,6 +150,10 @@ struct conf {
 	} srs;
 
 	struct {
+		bool		 enforce;	/* act on p=reject/quarantine */
+	} dmarc;
+
+	struct {
 		bool		 enable;
 		double		 reject, add_header, greylist;	/* < 0: disabled */
 		struct conf_symbol *symbols;
@@ -174,6 +182,10 @@ struct conf {
 	} relay;
 
 	struct {
+		bool		 tls_session_tickets;	/* false: SSL_OP_NO_TICKET */
+	} outbound;
+
+	struct {
 		int64_t		 lifetime;		/* seconds */
 	} queue;
 
@@ -186,6 +198,19 @@ struct conf {
 		int		 pop3_timeout;
 		int		 shutdown_timeout;
 	} limits;
+
+	/*
+	 * The MTA-STS policy served at /.well-known/mta-sts.txt (RFC 8461
+	 * 3.2).  The mx patterns are kept inline (a handful, bounded) so
+	 * the option needs no heap; mx[0] = fqdn unless the file sets mx.
+	 */
+	struct {
+		enum conf_sts_mode mode;
+		int		 max_age;		/* seconds */
+		char		 mx[CONF_STS_MX_MAX][CONF_STS_MX_SIZE];
+		size_t		 nmx;
+		bool		 mx_set;		/* mx given in the file */
+	} mta_sts;
 };
 
 /* One error: "FILE:LINE: option: message" is the printable form. */

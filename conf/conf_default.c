@@ -66,6 +66,7 @@ conf_default_set(struct conf *c)
 	c->dkim.defaults.key_type = CONF_KEY_RSA;
 	c->dkim.defaults.key_length = 2048;
 	c->srs.enable = false;
+	c->dmarc.enforce = false;
 	c->spam.enable = true;
 	c->spam.reject = 15.0;
 	c->spam.add_header = 6.0;
@@ -80,6 +81,7 @@ conf_default_set(struct conf *c)
 	c->relay.port = 587;
 	c->relay.username = xstrdup("");
 	c->relay.password_file = xstrdup("");
+	c->outbound.tls_session_tickets = true;
 	c->queue.lifetime = 432000;
 	c->limits.max_connections = 10000;
 	c->limits.max_connections_per_ip = 500;
@@ -87,6 +89,8 @@ conf_default_set(struct conf *c)
 	c->limits.imap_timeout = 1800;
 	c->limits.pop3_timeout = 600;
 	c->limits.shutdown_timeout = 10;
+	c->mta_sts.mode = CONF_STS_TESTING;
+	c->mta_sts.max_age = 86400;
 }
 
 /*
@@ -114,6 +118,12 @@ conf_default_derive(struct conf *c)
 		c->srs.domain = xstrdup(c->fqdn);
 	if (c->srs.secret_file == NULL)
 		c->srs.secret_file = xasprintf("%s/srs.secret", c->state_dir);
+	/* The policy names the one MX we know: ourselves. */
+	if (!c->mta_sts.mx_set && c->mta_sts.nmx == 0 && c->fqdn != NULL &&
+	    strlen(c->fqdn) < sizeof(c->mta_sts.mx[0])) {
+		memcpy(c->mta_sts.mx[0], c->fqdn, strlen(c->fqdn) + 1);
+		c->mta_sts.nmx = 1;
+	}
 	/* No dkim.domains: sign for every domain with the default selector. */
 	if (c->dkim.ndomains == 0 && c->domains.n > 0) {
 		c->dkim.domains = xcalloc(c->domains.n, sizeof(*c->dkim.domains));

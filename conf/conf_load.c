@@ -1481,6 +1481,11 @@ static const struct conf_opt conf_tab_srs[] = {
 	END
 };
 
+static const struct conf_opt conf_tab_dmarc[] = {
+	BOOL(struct conf, "enforce", dmarc.enforce),
+	END
+};
+
 static const struct conf_opt conf_tab_virus[] = {
 	BOOL(struct conf, "enable", virus_scanning.enable),
 	STR(struct conf, "clamd_socket", virus_scanning.clamd_socket,
@@ -1501,6 +1506,11 @@ static const struct conf_opt conf_tab_relay[] = {
 	END
 };
 
+static const struct conf_opt conf_tab_outbound[] = {
+	BOOL(struct conf, "tls_session_tickets", outbound.tls_session_tickets),
+	END
+};
+
 static const struct conf_opt conf_tab_queue[] = {
 	I64(struct conf, "lifetime", queue.lifetime, 1, LLONG_MAX),
 	END
@@ -1518,6 +1528,86 @@ static const struct conf_opt conf_tab_limits[] = {
 	    3600),
 	END
 };
+
+/*
+ * mta_sts (RFC 8461 3.2): mx patterns are host names, or "*." and a
+ * name (a wildcard for one leftmost label).  Kept inline in struct conf.
+ */
+static void
+conf_fn_sts_mx(struct conf_load_ctx *x, const config_setting_t *s,
+    const char *path, void *base)
+{
+	struct conf		*c = base;
+	config_setting_t	*e;
+	char			*v, *epath;
+	const char		*why;
+	unsigned int		 i, n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
+		conf_load_err(x, s, path, "expected a list of strings");
+		return;
+	}
+	n = (unsigned int)config_setting_length(s);
+	if (n > CONF_STS_MX_MAX) {
+		conf_load_err(x, s, path, "at most %d patterns",
+		    CONF_STS_MX_MAX);
+		return;
+	}
+	c->mta_sts.nmx = 0;
+	c->mta_sts.mx_set = true;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		epath = conf_load_index(path, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			conf_load_err(x, e, epath, "expected a string");
+			free(epath);
+			continue;
+		}
+		v = xstrdup(config_setting_get_string(e));
+		str_lower(v);
+		if (conf_check_domain(strncmp(v, "*.", 2) == 0 ? v + 2 : v,
+		    &why) == -1)
+			conf_load_err(x, e, epath, "invalid MX pattern \"%s\": "
+			    "%s (expected a host name or *.domain)", v, why);
+		else if (str_lcpy(c->mta_sts.mx[c->mta_sts.nmx], v,
+		    CONF_STS_MX_SIZE) < CONF_STS_MX_SIZE)
+			c->mta_sts.nmx++;
+		free(v);
+		free(epath);
+	}
+}
+
+static const char *const conf_sts_modes[] = {
+	"testing", "enforce", "none", NULL
+};
+
+static const struct conf_opt conf_tab_mta_sts[] = {
+	ENUM(struct conf, "mode", mta_sts.mode, conf_sts_modes),
+	INT(struct conf, "max_age", mta_sts.max_age, 0, 31557600),
+	FN("mx", conf_fn_sts_mx),
+	END
+};
+
+/* The group, then its one cross check: a policy needs its MX list. */
+static void
+conf_fn_mta_sts(struct conf_load_ctx *x, const config_setting_t *s,
+    const char *path, void *base)
+{
+	struct conf		*c = base;
+	config_setting_t	*m;
+	char			*sub;
+
+	conf_load_group(x, s, path, conf_tab_mta_sts, base);
+	if (!config_setting_is_group(s) || c->mta_sts.mode == CONF_STS_NONE ||
+	    (m = config_setting_get_member(s, "mx")) == NULL ||
+	    !config_setting_is_aggregate(m) || config_setting_length(m) != 0)
+		return;
+	sub = conf_load_path(path, "mx");
+	conf_load_err(x, m, sub, "must not be empty unless mode is \"none\" "
+	    "(RFC 8461 3.2)");
+	free(sub);
+}
 
 static const struct conf_opt conf_tab_top[] = {
 	{ OPT(struct conf, "fqdn", K_STR, fqdn), .check = conf_chk_domain,
@@ -1553,12 +1643,15 @@ static const struct conf_opt conf_tab_top[] = {
 	GROUP("quota", conf_tab_quota),
 	FN("dkim", conf_fn_dkim),
 	GROUP("srs", conf_tab_srs),
+	GROUP("dmarc", conf_tab_dmarc),
 	GROUP("spam", conf_tab_spam),
 	GROUP("virus_scanning", conf_tab_virus),
 	GROUP("dns", conf_tab_dns),
 	GROUP("relay", conf_tab_relay),
+	GROUP("outbound", conf_tab_outbound),
 	GROUP("queue", conf_tab_queue),
 	GROUP("limits", conf_tab_limits),
+	FN("mta_sts", conf_fn_mta_sts),
 	END
 };
 

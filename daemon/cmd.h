@@ -5,6 +5,7 @@
  */
 #ifndef CMD_H
 #define CMD_H
+#include <sys/types.h>
 
 int	 cmd_deliver(int, char **);	/* postern deliver --to ADDR [--folder F] */
 int	 cmd_reindex(int, char **);	/* postern reindex [-c FILE] [ADDRESS] */
@@ -16,4 +17,16 @@ int	 cmd_dns(int, char **);		/* postern dns [DOMAIN] */
 int	 cmd_import(int, char **);	/* postern import ADDRESS MAILDIR|MBOX */
 int	 cmd_backup(int, char **);	/* postern backup [-c FILE] [--with-mail] DEST */
 int	 cmd_spam(int, char **);	/* postern spam learn-spam|learn-ham|stats|score */
+int	 cmd_reload(int, char **);	/* postern reload [-c FILE] */
+int	 cmd_status(int, char **);	/* postern status [-c FILE] */
+
+/*
+ * cmd_ctl.c: send the request line req (no LF) to the control socket at
+ * path and read the whole answer into *reply_r (malloc'd, NUL-terminated;
+ * the last line is "OK ..." or "ERR ...").  *pid_r (may be NULL) gets the
+ * daemon's pid.  0 answered, 1 no daemon listens (errno says why), -1 the
+ * exchange failed (message printed).
+ */
+int	 cmd_ctl_ask(const char *path, const char *req, char **reply_r,
+	    pid_t *pid_r);
 #endif

@@ -19,7 +19,8 @@
  * directory; an exclusive flock on "<accounts_file>.lock" serialises
  * concurrent runs.  The file is rewritten by libconfig, so the accounts'
  * other settings are kept but comments are not.  Then the running daemon
- * is asked to reload over the control socket (RELOAD, ctl.c), which also
+ * is asked to reload over the control socket (RELOAD, ctl.c, through
+ * cmd_ctl_ask of cmd_ctl.c, as `postern reload` does), which also
  * drops its login cache, so the change is live at once; if no daemon
  * answers the change applies at its next start.
  *
@@ -27,10 +28,7 @@
  * no event loop, so blocking I/O (and crypt) is fine here.
  */
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,7 +53,6 @@
 #include "xmalloc.h"
 
 #define CMD_ACCOUNT_CONF	"/etc/postern/postern.conf"
-#define CMD_ACCOUNT_TIMEOUT	60	/* seconds for the daemon's answer */
 
 enum cmd_account_op {
 	CMD_ACCOUNT_ADD = 0, CMD_ACCOUNT_PASSWD, CMD_ACCOUNT_DEL,
@@ -112,53 +109,28 @@ cmd_account_load(const char *file)
 /* ---- the control socket ---- */
 
 /*
- * Ask the daemon to reload.  0 done, 1 no daemon answers (not an error:
- * the file is read at start), -1 the daemon refused (message printed).
+ * Ask the daemon to reload (cmd_ctl.c).  0 done, 1 no daemon answers
+ * (not an error: the file is read at start), -1 the daemon refused
+ * (message printed).
  */
 static int
 cmd_account_reload(const struct conf *conf)
 {
-	struct sockaddr_un	 sun;
-	struct timeval		 tv = { CMD_ACCOUNT_TIMEOUT, 0 };
-	char			 line[1024];
-	size_t			 len = 0;
-	ssize_t			 n;
-	int			 fd;
+	char	*reply, *nl;
+	int	 rc;
 
-	if (conf->listen.control == NULL || conf->listen.control[0] == '\0')
-		return 1;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_lcpy(sun.sun_path, conf->listen.control,
-	    sizeof(sun.sun_path)) >= sizeof(sun.sun_path))
-		return 1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return 1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		close(fd);
-		return 1;
-	}
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (write(fd, "RELOAD\n", 7) != 7) {
-		fprintf(stderr, "postern: control socket %s: %s\n",
-		    conf->listen.control, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	while (len < sizeof(line) - 1 && (n = read(fd, line + len,
-	    sizeof(line) - 1 - len)) > 0) {
-		len += (size_t)n;
-		if (memchr(line, '\n', len) != NULL)
-			break;
-	}
-	close(fd);
-	line[len] = '\0';
-	line[strcspn(line, "\n")] = '\0';
-	if (strncmp(line, "OK", 2) == 0)
-		return 0;
-	fprintf(stderr, "postern: the daemon did not reload: %s\n",
-	    len > 0 ? line : "no answer");
-	return -1;
+	if ((rc = cmd_ctl_ask(conf->listen.control, "RELOAD", &reply,
+	    NULL)) != 0)
+		return rc;
+	while ((nl = strrchr(reply, '\n')) != NULL && nl[1] == '\0')
+		*nl = '\0';
+	nl = strrchr(reply, '\n');
+	nl = nl != NULL ? nl + 1 : reply;
+	rc = strncmp(nl, "OK", 2) == 0 ? 0 : -1;
+	if (rc == -1)
+		fprintf(stderr, "postern: the daemon did not reload: %s\n", nl);
+	free(reply);
+	return rc;
 }
 
 /* After a change: reload and say what happened.  Exit status. */

@@ -72,6 +72,10 @@ static const struct {
 	  "rebuild the index from the Maildir (imports dovecot-uidlist)" },
 	{ "check", cmd_check, "check [-c FILE] [ADDRESS]",
 	  "verify the index against the Maildir and repair" },
+	{ "reload", cmd_reload, "reload [-c FILE]",
+	  "make the running daemon reread its configuration" },
+	{ "status", cmd_status, "status [-c FILE]",
+	  "uptime, connections, queue size and version of the running daemon" },
 	{ "queue", cmd_queue, "queue list|show ID|flush|delete ID|bounce ID",
 	  "inspect and act on the outbound queue of the running daemon" },
 	{ "account", cmd_account, "account add|passwd|del|list|show ADDRESS",
@@ -444,6 +448,8 @@ main_serve(int argc, char **argv)
 		main_shared_free();
 		return 1;
 	}
+	/* DSNs are DKIM-signed like the rest of our own mail (filter.h). */
+	queue_set_signer(loop_shared()->queue, filter_sign_blocking);
 	queue_start(loop_shared()->queue, smtpc_deliverer());
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("ready version=%s config=%s listeners=%zu startup_ms=%.1f",

@@ -77,6 +77,37 @@ int		 filter_spam_verdict(const struct filter *, double *score_r,
 void		 filter_free(struct filter **);
 
 /*
+ * [loop] After done ran (inbound): the DMARC disposition (RFC 7489 6.6.4)
+ * of a message that failed DMARC, pct honoured: FILTER_DMARC_NONE (it
+ * passed, no policy, or the sample spared it), FILTER_DMARC_QUARANTINE
+ * or FILTER_DMARC_REJECT.  *domain_r (may be NULL) is the From domain,
+ * valid until filter_free.
+ */
+#define FILTER_DMARC_NONE	0
+#define FILTER_DMARC_QUARANTINE	1
+#define FILTER_DMARC_REJECT	2
+int		 filter_dmarc_verdict(const struct filter *,
+		    const char **domain_r);
+
+/*
+ * [worker, blocking] DKIM signing of the mail postern makes or forwards
+ * itself (filter_sign.c): DSNs, vacation replies, reject reports.  The
+ * From domain picks the keys of g's keyring; our own host names (fqdn,
+ * sending_fqdn, srs.domain) fall back to the nearest parent domain with
+ * keys (relaxed DMARC alignment); any other From is not signed.
+ * Returns 0 with *hdrs_r the malloc'd DKIM-Signature fields to put first
+ * (NULL: nothing to sign), or -1 with a static reason when a selector
+ * failed (*hdrs_r holds what the others made).  g must stay referenced.
+ */
+int		 filter_sign_blocking(struct gen *g, const char *msg,
+		    size_t len, char **hdrs_r, const char **error_r);
+/* [worker, blocking] The same, prepended to *msg (realloc'd, *len grows). */
+int		 filter_sign_prepend_blocking(struct gen *g, char **msg,
+		    size_t *len, const char **error_r);
+/* [any] The d= that would sign mail From from_domain, or NULL. */
+const char	*filter_sign_domain(struct gen *g, const char *from_domain);
+
+/*
  * [any] Header helpers (filter_hdr.c), on a CRLF header section of len
  * bytes.  The RFC5322.From domain (lower case, malloc'd) or NULL when
  * there is no single From with one usable address (RFC 7489 6.6.1).

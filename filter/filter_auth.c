@@ -824,6 +824,24 @@ filter_spam_verdict(const struct filter *f, double *score_r,
 	return (int)spam_result_action(f->spam);
 }
 
+int
+filter_dmarc_verdict(const struct filter *f, const char **domain_r)
+{
+	if (domain_r != NULL)
+		*domain_r = f != NULL ? f->from_domain : NULL;
+	if (f == NULL || f->dm == NULL ||
+	    dmarc_eval_result(f->dm) != DMARC_R_FAIL)
+		return FILTER_DMARC_NONE;
+	switch (dmarc_eval_disposition(f->dm)) {
+	case DMARC_P_REJECT:
+		return FILTER_DMARC_REJECT;
+	case DMARC_P_QUARANTINE:
+		return FILTER_DMARC_QUARANTINE;
+	default:
+		return FILTER_DMARC_NONE;
+	}
+}
+
 /* ---- the result ------------------------------------------------------- */
 
 static void

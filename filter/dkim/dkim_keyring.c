@@ -3,7 +3,8 @@
  * every selector of dkim.domains, loaded from key_file or from
  * <key_directory>/<domain>.<selector>.key, and generated there (with the
  * .txt record beside it, as Simple NixOS Mailserver's opendkim-genkey
- * did) when the file does not exist yet.
+ * did) when the file does not exist yet.  With srs.enable, srs.domain
+ * gets a dkim.defaults selector too unless dkim.domains lists it.
  *
  * Loading does blocking file I/O and, for a new RSA key, a second or so
  * of CPU: it runs when main.c builds a generation (start, SIGHUP), never
@@ -130,6 +131,17 @@ dkim_keyring_load(const struct conf *conf, struct dkim_keyring **kr_r,
 				return -1;
 			}
 		}
+	}
+	/*
+	 * With SRS the srs.domain signs too (filter_sign.c: DSNs sent as
+	 * MAILER-DAEMON@srs.domain): a dkim.defaults key unless listed.
+	 */
+	if (conf->dkim.enable && conf->srs.enable && conf->srs.domain != NULL &&
+	    dkim_keyring_count(kr, conf->srs.domain) == 0 &&
+	    dkim_keyring_one(kr, conf, conf->srs.domain, &conf->dkim.defaults,
+	    err, errlen) == -1) {
+		dkim_keyring_free(&kr);
+		return -1;
 	}
 	*kr_r = kr;
 	return 0;

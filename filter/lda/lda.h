@@ -168,6 +168,14 @@ void	 lda_vacation_forget_blocking(struct idx *, const char *account,
 char	*lda_vacation_reject_blocking(const struct conf *,
 	    const char *account, const char *path, const char *env_from,
 	    const char *reason, size_t *len_r);
+/*
+ * lda_vacation_sign_blocking: DKIM-sign a reply or report built above
+ * (*data, *len grow) with g's keys when its From domain is ours
+ * (filter.h filter_sign_blocking); account names it in the log.
+ */
+struct gen;
+void	 lda_vacation_sign_blocking(struct gen *g, const char *account,
+	    char **data, size_t *len);
 
 /*
  * [loop] store_deliver() with each recipient's Sieve script in front:

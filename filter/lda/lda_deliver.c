@@ -181,6 +181,8 @@ lda_run(void *arg)
 				sd->data = lda_vacation_reject_blocking(conf,
 				    acct, j->path, j->env_from, res->reject,
 				    &sd->len);
+			lda_vacation_sign_blocking(j->gen, acct, &sd->data,
+			    &sd->len);
 		}
 		if (res->vacation) {
 			sd = &j->side[i * LDA_SIDE_N + LDA_SIDE_VACATION];
@@ -189,6 +191,8 @@ lda_run(void *arg)
 			if (sd->data == NULL)
 				log_info("lda sieve user=%s vacation=skip "
 				    "reason=\"%s\"", acct, why);
+			lda_vacation_sign_blocking(j->gen, acct, &sd->data,
+			    &sd->len);
 		}
 	}
 }

@@ -22,6 +22,10 @@
  * the queue refuses releases it (lda_vacation_forget_blocking).  Expired
  * records are swept at most once an hour, a bounded number per pass.
  *
+ * Both kinds are DKIM-signed (lda_vacation_sign_blocking, filter_sign.c)
+ * when their From domain is one we hold keys for: a vacation reply comes
+ * From the user (or :from), a report From the account.
+ *
  * Owns nothing across calls except the database handle.  Threads: every
  * function here runs on a worker [worker] (file reads, LMDB writes).
  */
@@ -43,6 +47,7 @@
 #include "b64.h"
 #include "buf.h"
 #include "conf.h"
+#include "filter.h"
 #include "idx.h"
 #include "lda.h"
 #include "log.h"
@@ -774,4 +779,17 @@ lda_vacation_reject_blocking(const struct conf *conf, const char *account,
 	s = buf_steal(&b, len_r);
 	buf_free(&b);
 	return s;
+}
+
+void
+lda_vacation_sign_blocking(struct gen *g, const char *account, char **data,
+    size_t *len)
+{
+	const char	*e = NULL;
+
+	if (g == NULL || *data == NULL)
+		return;
+	if (filter_sign_prepend_blocking(g, data, len, &e) == -1)
+		log_warn("lda sieve user=%s dkim-sign error=\"%s\"", account,
+		    e != NULL ? e : "failed");
 }

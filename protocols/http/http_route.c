@@ -347,6 +347,25 @@ http_route_revdns(struct buf *b, const char *fqdn)
 	}
 }
 
+/*
+ * RFC 8461 3.2: the policy from mta_sts (postern.conf(5)), CRLF lines.
+ * A "none" policy still lists the MX patterns, as the RFC allows, so a
+ * sender that cached "enforce" learns to stop enforcing.
+ */
+static void
+http_route_mta_sts(const struct conf *c, struct http_resp *r)
+{
+	static const char *const modes[] = { "testing", "enforce", "none" };
+	size_t			 i;
+
+	r->ctype = "text/plain; charset=utf-8";
+	buf_printf(&r->body, "version: STSv1\r\nmode: %s\r\n",
+	    modes[c->mta_sts.mode]);
+	for (i = 0; i < c->mta_sts.nmx; i++)
+		buf_printf(&r->body, "mx: %s\r\n", c->mta_sts.mx[i]);
+	buf_printf(&r->body, "max_age: %d\r\n", c->mta_sts.max_age);
+}
+
 static void
 http_route_mobileconfig(const struct conf *c, char *addr,
     struct http_resp *r)
@@ -492,13 +511,7 @@ http_route(const struct http_env *env, const struct http_req *q,
 	} else if (strcmp(path, "/.well-known/mta-sts.txt") == 0) {
 		if (!http_route_get(q, r))
 			return;
-		/*
-		 * RFC 8461 3.2.  The mode should come from the config
-		 * (mta_sts.mode); until it exists, "testing" only reports.
-		 */
-		r->ctype = "text/plain; charset=utf-8";
-		buf_printf(&r->body, "version: STSv1\r\nmode: testing\r\n"
-		    "mx: %s\r\nmax_age: 86400\r\n", c->fqdn);
+		http_route_mta_sts(c, r);
 	} else if (strcmp(path, "/metrics") == 0) {
 		if (!http_route_get(q, r))
 			return;

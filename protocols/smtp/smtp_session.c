@@ -52,6 +52,7 @@ struct smtp_dlv {
 	char			 id[SMTP_ID_LEN + 1];
 	char			*from;
 	char			*to;		/* for the log line */
+	char			*logctx;	/* client..spam, smtp_log_ctx */
 	uint64_t		 size;
 	struct store_msg	*msg;
 	struct store_rcpt	*rcpts;
@@ -228,13 +229,164 @@ smtp_msg_out(struct smtp_session *s)
 	buf_reset(&tx->out);
 }
 
+/*
+ * ---- the message log line ----------------------------------------------
+ *
+ * One line per message, in the spirit of Postfix's, for administrators
+ * and log tools (postern.8 LOGGING):
+ *
+ *   <session> smtp msg id=<queue id> from=<a@x> to=<b@y>,<c@z> size=N
+ *     client=[ip] helo=name tls=TLSv1.3/CIPHER|- auth=user|-
+ *     spf=R dkim=R dmarc=R spam=score/action|-
+ *     delivered=account:folder,...|- queued=<addr>,...|-
+ *     result=delivered|queued|deferred|rejected reply="NNN x.y.z text"
+ *
+ * spf/dkim/dmarc are read back from the Authentication-Results field the
+ * filter made (the first spf= is smtp.mailfrom; dkim is "pass" if any
+ * signature passed); "signed" on submission when we added a
+ * DKIM-Signature; "-" when the filter did not run.  delivered names the
+ * folder routing chose (a Sieve script may still file elsewhere, and
+ * logs that itself).  The filter's header lines are only known while
+ * its callback runs: smtp_msg_authed keeps them in smtp_log_hdrs.
+ */
+static const char	*smtp_log_hdrs;		/* [loop] or NULL */
+static size_t		 smtp_log_hdrs_len;
+
+/* Copy v to b with characters that would break the line replaced. */
+static void
+smtp_log_safe(struct buf *b, const char *v)
+{
+	for (; *v != '\0'; v++)
+		buf_putc(b, *v == '"' ? '\'' : (unsigned char)*v < 0x20 ||
+		    *v == 0x7f ? '?' : *v);
+}
+
+/* The result of method ("spf", "dkim", "dmarc") in the A-R field. */
+static void
+smtp_log_ar(struct buf *b, const char *ar, size_t len, const char *method)
+{
+	const char	*p, *end = ar + len, *first = NULL;
+	size_t		 mlen = strlen(method), n;
+
+	for (p = ar; p + mlen + 1 < end; p++) {
+		if ((p != ar && p[-1] != ' ' && p[-1] != '\t' &&
+		    p[-1] != ';') || strncasecmp(p, method, mlen) != 0 ||
+		    p[mlen] != '=')
+			continue;
+		p += mlen + 1;
+		if (first == NULL)
+			first = p;
+		/* Several DKIM signatures: one that passed is what counts. */
+		if (strncasecmp(p, "pass", 4) == 0 && (p + 4 == end ||
+		    strchr(" \t;\r\n", p[4]) != NULL)) {
+			first = p;
+			break;
+		}
+	}
+	buf_printf(b, " %s=", method);
+	if (first == NULL) {
+		buf_putc(b, '-');
+		return;
+	}
+	for (n = 0; first + n < end && (first[n] >= 'a' && first[n] <= 'z');
+	    n++)
+		buf_putc(b, first[n]);
+	if (n == 0)
+		buf_putc(b, '?');
+}
+
+/* spf= dkim= dmarc= from the filter's header lines (smtp_log_hdrs). */
+static void
+smtp_log_auth(struct buf *b)
+{
+	const char	*h = smtp_log_hdrs, *ar = NULL, *end;
+	size_t		 len = smtp_log_hdrs_len, arlen = 0;
+
+	if (h != NULL) {
+		if ((ar = memmem(h, len, "Authentication-Results:", 23)) !=
+		    NULL) {
+			/* The field ends at a line that is not folded. */
+			for (end = ar; (end = memmem(end, len - (size_t)(end -
+			    h), "\r\n", 2)) != NULL; end += 2)
+				if (end + 2 >= h + len || (end[2] != ' ' &&
+				    end[2] != '\t'))
+					break;
+			arlen = end != NULL ? (size_t)(end - ar) :
+			    len - (size_t)(ar - h);
+		}
+	}
+	if (ar != NULL) {
+		smtp_log_ar(b, ar, arlen, "spf");
+		smtp_log_ar(b, ar, arlen, "dkim");
+		smtp_log_ar(b, ar, arlen, "dmarc");
+	} else if (h != NULL && memmem(h, len, "DKIM-Signature:", 15) != NULL)
+		buf_puts(b, " spf=- dkim=signed dmarc=-");
+	else
+		buf_puts(b, " spf=- dkim=- dmarc=-");
+}
+
+/*
+ * "client=[ip] helo=name tls=... auth=... spf=... dkim=... dmarc=...
+ * spam=..." for the session s and its transaction (malloc'd).
+ */
+static char *
+smtp_log_ctx(struct smtp_session *s)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*reason = NULL;
+	double		 score = 0;
+	int		 act = -1;
+
+	buf_printf(&b, "client=[%s] helo=", conn_peer_ip(s->c));
+	smtp_log_safe(&b, s->helo[0] != '\0' ? s->helo : "-");
+	if (conn_tls(s->c))
+		buf_printf(&b, " tls=%s/%s", conn_tls_version(s->c),
+		    conn_tls_cipher(s->c));
+	else
+		buf_puts(&b, " tls=-");
+	buf_puts(&b, " auth=");
+	smtp_log_safe(&b, s->user != NULL ? s->user : "-");
+	smtp_log_auth(&b);
+	if (s->tx != NULL && s->tx->filter != NULL)
+		act = filter_spam_verdict(s->tx->filter, &score, &reason);
+	if (act >= 0)
+		buf_printf(&b, " spam=%.2f/%s", score,
+		    spam_action_name((enum spam_action)act));
+	else
+		buf_puts(&b, " spam=-");
+	return buf_steal(&b, NULL);
+}
+
+/* Write the line; reply is "NNN x.y.z text" or a bare reason. */
+static void
+smtp_log_line(uint64_t sid, const char *id, const char *from,
+    const char *to, uint64_t size, const char *ctx, const char *delivered,
+    const char *queued, const char *result, const char *reply)
+{
+	struct buf	 b = BUF_INIT;
+
+	smtp_log_safe(&b, reply);
+	log_info("%016" PRIx64 " smtp msg id=%s from=<%s> to=%s size=%" PRIu64
+	    " %s delivered=%s queued=%s result=%s reply=\"%s\"", sid, id, from,
+	    to[0] != '\0' ? to : "-", size, ctx, delivered, queued, result,
+	    b.data != NULL ? b.data : "");
+	buf_free(&b);
+}
+
+/*
+ * A message refused or failed before delivery (s and its tx alive).
+ * reply is the reply sent ("550 5.7.1 ...": 4xx logs deferred, else
+ * rejected) or a short reason ("rejected: dmarc").
+ */
 static void
 smtp_log_msg(struct smtp_session *s, const char *id, const char *from,
-    const char *to, uint64_t size, const char *result)
+    const char *to, uint64_t size, const char *reply)
 {
-	log_info("%016" PRIx64 " smtp msg id=%s from=<%s> to=%s size=%" PRIu64
-	    " result=\"%s\"", s != NULL ? s->id : 0, id, from, to, size,
-	    result);
+	char	*ctx = smtp_log_ctx(s);
+
+	smtp_log_line(s->id, id, from, to, size, ctx, "-", "-",
+	    reply[0] == '4' ? "deferred" : "rejected", reply);
+	free(ctx);
 }
 
 static char *
@@ -315,7 +467,33 @@ smtp_dlv_free(struct smtp_dlv *d)
 	store_msg_free(&d->msg);
 	free(d->from);
 	free(d->to);
+	free(d->logctx);
 	free(d);
+}
+
+/* The log line of a delivery: where each copy went, and the reply. */
+static void
+smtp_dlv_log(const struct smtp_dlv *d, int code, const char *reply)
+{
+	struct buf	 dl = BUF_INIT, ql = BUF_INIT;
+	size_t		 i;
+
+	for (i = 0; i < d->n && d->qrc == 0; i++) {
+		if (d->rcpts[i].account == NULL)
+			continue;
+		buf_printf(&dl, "%s%s:", dl.len > 0 ? "," : "",
+		    d->rcpts[i].account);
+		smtp_log_safe(&dl, d->rcpts[i].result != 0 ? "failed" :
+		    d->rcpts[i].folder != NULL ? d->rcpts[i].folder : "INBOX");
+	}
+	for (i = 0; i < d->nq && d->qrc == 0; i++)
+		buf_printf(&ql, "%s<%s>", i > 0 ? "," : "", d->qr[i].addr);
+	smtp_log_line(d->sid, d->id, d->from, d->to, d->size,
+	    d->logctx != NULL ? d->logctx : "-", dl.len > 0 ? dl.data : "-",
+	    ql.len > 0 ? ql.data : "-", code >= 500 ? "rejected" : code >= 400 ?
+	    "deferred" : d->n > 0 ? "delivered" : "queued", reply);
+	buf_free(&dl);
+	buf_free(&ql);
 }
 
 /*
@@ -331,9 +509,10 @@ smtp_dlv_done(void *arg)
 {
 	struct smtp_dlv		*d = arg;
 	struct smtp_session	*s = smtp_session_lookup(d->sid);
-	const char		*err = NULL;
+	const char		*err = NULL, *status;
 	size_t			 i, tmp = 0, perm = 0;
-	char			 result[256];
+	char			 text[256], reply[300];
+	int			 code;
 
 	/* The outbound queue failed: one temporary failure for all. */
 	if (d->qrc == -1) {
@@ -350,23 +529,26 @@ smtp_dlv_done(void *arg)
 		else
 			tmp++;
 	}
-	if (tmp == 0 && perm == 0)
-		snprintf(result, sizeof(result), "queued");
-	else
-		snprintf(result, sizeof(result), "%s failed=%zu error=%s",
-		    tmp > 0 || perm < d->n ? "deferred" : "rejected",
-		    tmp + perm, err != NULL ? err : "unknown");
-	smtp_log_msg(s, d->id, d->from, d->to, d->size, result);
+	if (tmp == 0 && perm == 0) {
+		code = 250;
+		status = "2.0.0";
+		snprintf(text, sizeof(text), "Ok: queued as %s", d->id);
+	} else if (tmp > 0 || perm < d->n) {
+		code = 451;
+		status = "4.3.0";
+		snprintf(text, sizeof(text), "Temporary delivery failure: %s",
+		    err != NULL ? err : "local error");
+	} else {
+		code = 554;
+		status = "5.3.0";
+		snprintf(text, sizeof(text), "Delivery failed: %s",
+		    err != NULL ? err : "local error");
+	}
+	snprintf(reply, sizeof(reply), "%d %s %s", code, status, text);
+	smtp_dlv_log(d, code, reply);
 	if (s != NULL && s->dlv == d) {
 		s->dlv = NULL;
-		if (tmp == 0 && perm == 0)
-			smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", d->id);
-		else if (tmp > 0 || perm < d->n)
-			smtp_reply(s, 451, "4.3.0", "Temporary delivery "
-			    "failure: %s", err != NULL ? err : "local error");
-		else
-			smtp_reply(s, 554, "5.3.0", "Delivery failed: %s",
-			    err != NULL ? err : "local error");
+		smtp_reply(s, code, status, "%s", text);
 		smtp_resume(s);
 	}
 	smtp_dlv_free(d);
@@ -476,6 +658,7 @@ smtp_deliver(struct smtp_session *s, const struct buf *add)
 	memcpy(d->id, tx->id, sizeof(d->id));
 	d->from = xstrdup(tx->from);
 	d->to = smtp_rcpt_list(tx);
+	d->logctx = smtp_log_ctx(s);	/* while tx and filter live */
 	d->size = store_msg_size(tx->msg);
 	d->rcpts = xcalloc(max ? max : 1, sizeof(*d->rcpts));
 	d->prepend = xcalloc(max ? max : 1, sizeof(*d->prepend));
@@ -584,14 +767,38 @@ smtp_msg_filtered(void *arg, const char *hdrs, size_t len)
 	struct buf		 add = BUF_INIT;
 	const char		*reason = NULL;
 	double			 score = 0;
-	char			*to;
+	char			*to, line[512];
+	int			 dmarc;
 
+	/*
+	 * dmarc.enforce: RFC 7489 6.6.4 dispositions (pct applied by the
+	 * filter).  reject is refused now, at the end of DATA, as spam is;
+	 * quarantine is filed into Junk like spam's add_header.
+	 */
+	dmarc = s->conf->dmarc.enforce ?
+	    filter_dmarc_verdict(s->tx->filter, &reason) : FILTER_DMARC_NONE;
+	if (dmarc == FILTER_DMARC_REJECT) {
+		to = smtp_rcpt_list(s->tx);
+		smtp_log_msg(s, s->tx->id, s->tx->from, to,
+		    smtp_data_size(s->tx->dec), "rejected: dmarc");
+		free(to);
+		smtp_reply(s, 550, "5.7.1", "Message rejected: DMARC policy "
+		    "of %s is reject", reason != NULL ? reason : "the sender");
+		smtp_tx_free(s);
+		smtp_resume(s);
+		return;
+	}
+	if (dmarc == FILTER_DMARC_QUARANTINE)
+		s->tx->junk = true;
+	reason = NULL;
 	switch (filter_spam_verdict(s->tx->filter, &score, &reason)) {
 	case SPAM_REJECT:
 		/* Refused at DATA time: we never accept what we would drop. */
 		to = smtp_rcpt_list(s->tx);
+		snprintf(line, sizeof(line), "550 5.7.1 %s", reason != NULL ?
+		    reason : "Message rejected as spam");
 		smtp_log_msg(s, s->tx->id, s->tx->from, to,
-		    smtp_data_size(s->tx->dec), "rejected: spam");
+		    smtp_data_size(s->tx->dec), line);
 		free(to);
 		smtp_reply(s, 550, "5.7.1", "%s", reason != NULL ? reason :
 		    "Message rejected as spam");
@@ -610,6 +817,20 @@ smtp_msg_filtered(void *arg, const char *hdrs, size_t len)
 	buf_free(&add);
 }
 
+/*
+ * The filter's callback: its header lines stay readable for the log line
+ * (smtp_log_hdrs) while smtp_msg_filtered decides and delivers.
+ */
+static void
+smtp_msg_authed(void *arg, const char *hdrs, size_t len)
+{
+	smtp_log_hdrs = hdrs;
+	smtp_log_hdrs_len = len;
+	smtp_msg_filtered(arg, hdrs, len);
+	smtp_log_hdrs = NULL;
+	smtp_log_hdrs_len = 0;
+}
+
 /* The message is complete (DATA "." or BDAT LAST). */
 static void
 smtp_msg_end(struct smtp_session *s)
@@ -617,14 +838,20 @@ smtp_msg_end(struct smtp_session *s)
 	struct smtp_tx		*tx = s->tx;
 	const struct smtp_reply	*r = smtp_data_error(tx->dec);
 	struct buf		 add = BUF_INIT;
-	char			*to;
+	char			*to, line[512];
 
 	smtp_msg_out(s);
 	smtp_enter(s, SMTP_S_CMD);
 	if (r != NULL || tx->write_error != NULL) {
 		to = smtp_rcpt_list(tx);
+		if (r != NULL)
+			snprintf(line, sizeof(line), "%d %s %s", r->code,
+			    r->status, r->text);
+		else
+			snprintf(line, sizeof(line), "451 4.3.0 Local error: "
+			    "%s", tx->write_error);
 		smtp_log_msg(s, tx->id, tx->from, to, smtp_data_size(tx->dec),
-		    r != NULL ? r->text : tx->write_error);
+		    line);
 		free(to);
 		if (r != NULL)
 			smtp_reply_r(s, r);
@@ -637,7 +864,7 @@ smtp_msg_end(struct smtp_session *s)
 	if (smtp_is_submission(s) && smtp_submit_check(s, &add) == -1) {
 		to = smtp_rcpt_list(tx);
 		smtp_log_msg(s, tx->id, tx->from, to, smtp_data_size(tx->dec),
-		    "refused: From not owned");
+		    "553 5.7.1 From address not owned by the login");
 		free(to);
 		buf_free(&add);
 		smtp_tx_free(s);
@@ -648,7 +875,7 @@ smtp_msg_end(struct smtp_session *s)
 		smtp_enter(s, SMTP_S_BUSY);
 		conn_read_enable(s->c, false);
 		filter_end(tx->filter, store_msg_path(tx->msg), add.data,
-		    add.len, smtp_msg_filtered, s);
+		    add.len, smtp_msg_authed, s);
 		buf_free(&add);
 		return;
 	}

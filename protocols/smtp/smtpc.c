@@ -120,6 +120,7 @@ struct smtpc {
 	char			*helo;		/* EHLO name: sending_fqdn */
 	char			*relay_host;
 	int			 relay_port;
+	bool			 no_tickets;	/* outbound.tls_session_tickets */
 };
 
 static SSL_CTX	*smtpc_ssl;
@@ -482,6 +483,13 @@ smtpc_starttls(struct smtpc *c)
 		SSL_set1_host(ssl, c->mx.host[c->hi]);
 		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 	}
+	/*
+	 * RFC 5077: no session_ticket extension in the ClientHello, for
+	 * receivers that mishandle it.  Per SSL, not on the shared
+	 * contexts, so that a reload takes effect.
+	 */
+	if (c->no_tickets)
+		SSL_set_options(ssl, SSL_OP_NO_TICKET);
 	/* RFC 6066 3: SNI is the host name we connect to. */
 	if (c->hi < c->mx.n && !smtpc_mx_is_ip(c->mx.host[c->hi]))
 		SSL_set_tlsext_host_name(ssl, c->mx.host[c->hi]);
@@ -1004,6 +1012,7 @@ smtpc_start(struct queue_attempt *a)
 		c->relay_host = xstrdup(a->conf->relay.host);
 		c->relay_port = a->conf->relay.port;
 	}
+	c->no_tickets = !a->conf->outbound.tls_session_tickets;
 	c->helo = xstrdup(a->conf->sending_fqdn != NULL &&
 	    a->conf->sending_fqdn[0] != '\0' ? a->conf->sending_fqdn :
 	    a->conf->fqdn);

@@ -73,6 +73,7 @@ struct queue {
 	uint64_t		 seq;
 	unsigned		 scale;		/* POSTERN_QUEUE_TEST_SCALE */
 	uint64_t		 rnd;
+	queue_sign_fn		*sign;		/* DSN DKIM signer or NULL */
 };
 
 static void	queue_kick(struct queue *, int64_t delay_ms);
@@ -158,6 +159,8 @@ struct queue_wjob {
 	struct queue_dsn_rcpt	*dr;
 	size_t			 ndr;
 	char			*fqdn;
+	char			*from_domain;	/* of the DSN */
+	struct gen		*gen;		/* its keys sign the DSN */
 };
 
 static int
@@ -219,6 +222,8 @@ queue_wjob_free(struct queue_wjob *w)
 	free(w->prepend);
 	free(w->data);
 	free(w->fqdn);
+	free(w->from_domain);
+	gen_unref(&w->gen);
 	queue_msg_free(w->nm);
 	free(w);
 }
@@ -494,8 +499,10 @@ queue_bounce_run(void *arg)
 {
 	struct queue_wjob	*w = arg;
 
-	w->data = queue_dsn_build_blocking(w->fqdn, w->m->id, w->m->path,
-	    w->m->sender, w->m->envid, w->m->ret, w->m->created, w->dr, w->ndr,
+	w->data = queue_dsn_build_blocking(w->fqdn, w->from_domain, w->m->id,
+	    w->m->path, w->m->sender, w->m->envid, w->m->ret, w->m->created,
+	    w->dr, w->ndr, &w->dlen);
+	queue_dsn_sign_blocking(w->q->sign, w->gen, w->nm->id, &w->data,
 	    &w->dlen);
 	if (queue_rec_write_blocking(w->nm->path, w->q->dir, w->data,
 	    w->dlen, &w->error) == -1) {
@@ -578,6 +585,9 @@ queue_finish(struct queue *q, struct queue_msg *m)
 		w->fqdn = xstrdup(q->conf->sending_fqdn != NULL &&
 		    q->conf->sending_fqdn[0] != '\0' ? q->conf->sending_fqdn :
 		    q->conf->fqdn);
+		w->from_domain = queue_dsn_from_domain(q->conf);
+		if (q->sign != NULL && loop_gen() != NULL)
+			w->gen = gen_ref(loop_gen());
 		/* The report quotes the file: delete only after it is written. */
 		work_submit_serial(queue_bounce_run, queue_wjob_done, w);
 	} else
@@ -984,6 +994,12 @@ queue_close(struct queue **qp)
 	free(q->dir);
 	free(q);
 	*qp = NULL;
+}
+
+void
+queue_set_signer(struct queue *q, queue_sign_fn *sign)
+{
+	q->sign = sign;
 }
 
 void

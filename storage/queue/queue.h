@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 struct conf;
+struct gen;
 struct queue;
 struct srs;
 struct store_msg;
@@ -89,6 +90,17 @@ struct queue_deliverer {
 	void	(*start)(struct queue_attempt *);
 	void	(*cancel)(struct queue_attempt *);
 };
+
+/*
+ * [worker] DKIM-signs a message the queue makes (a DSN) with the keys of
+ * generation g (filter.h filter_sign_blocking, which main.c installs: the
+ * queue cannot depend on the filter module).  0 with *hdrs_r the header
+ * lines to put first (malloc'd, NULL: none), -1 with a static reason.
+ */
+typedef int queue_sign_fn(struct gen *g, const char *msg, size_t len,
+	    char **hdrs_r, const char **error_r);
+/* [loop] Install the DSN signer; NULL (the default): DSNs go unsigned. */
+void	 queue_set_signer(struct queue *, queue_sign_fn *);
 
 /* Start the runner (timers on loop_base()); call after privileges drop. */
 void	 queue_start(struct queue *, const struct queue_deliverer *);

@@ -6,8 +6,11 @@
  * not given, which keeps bounces small), or with RET=FULL the whole
  * message as message/rfc822 (RFC 3461 4.3) up to QUEUE_DSN_FULL_MAX,
  * headers only beyond.  The sender's ENVID comes back as
- * Original-Envelope-Id (RFC 3461 4.4, RFC 3464 2.2.1).  Owns nothing.
- * [worker]: it reads the queue file.
+ * Original-Envelope-Id (RFC 3461 4.4, RFC 3464 2.2.1).  The report comes
+ * from MAILER-DAEMON@<sending host>, or @srs.domain with srs.enable, and
+ * is DKIM-signed through the signer main.c installs (queue.h
+ * queue_sign_fn, filter_sign.c picks the key by that From domain).
+ * Owns nothing.  [worker]: it reads the queue file and signs.
  */
 #include <sys/stat.h>
 
@@ -20,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "log.h"
 #include "queue_private.h"
 #include "xmalloc.h"
 
@@ -124,7 +129,45 @@ queue_dsn_status(int code, const char *reply, char *out, size_t size)
 }
 
 char *
-queue_dsn_build_blocking(const char *fqdn, const char *id, const char *path,
+queue_dsn_from_domain(const struct conf *conf)
+{
+	if (conf->srs.enable && conf->srs.domain != NULL &&
+	    conf->srs.domain[0] != '\0')
+		return xstrdup(conf->srs.domain);
+	return xstrdup(conf->sending_fqdn != NULL &&
+	    conf->sending_fqdn[0] != '\0' ? conf->sending_fqdn : conf->fqdn);
+}
+
+void
+queue_dsn_sign_blocking(queue_sign_fn *sign, struct gen *g, const char *id,
+    char **data, size_t *len)
+{
+	const char	*e = NULL;
+	char		*h = NULL, *m;
+	size_t		 hlen;
+
+	if (sign == NULL || g == NULL || *data == NULL)
+		return;
+	if (sign(g, *data, *len, &h, &e) == -1)
+		log_warn("queue id=%s dsn dkim-sign error=\"%s\"", id,
+		    e != NULL ? e : "failed");
+	if (h == NULL)
+		return;
+	/* RFC 6376 5.6: the signature goes first; nothing below changes. */
+	hlen = strlen(h);
+	m = xmalloc(hlen + *len + 1);
+	memcpy(m, h, hlen);
+	memcpy(m + hlen, *data, *len);
+	m[hlen + *len] = '\0';
+	free(h);
+	free(*data);
+	*data = m;
+	*len += hlen;
+}
+
+char *
+queue_dsn_build_blocking(const char *fqdn, const char *from_domain,
+    const char *id, const char *path,
     const char *sender, const char *envid, int ret, int64_t arrival_ms,
     const struct queue_dsn_rcpt *r, size_t n, size_t *len_r)
 {
@@ -139,7 +182,7 @@ queue_dsn_build_blocking(const char *fqdn, const char *id, const char *path,
 	snprintf(boundary, sizeof(boundary), "%s/%" PRId64 "/%s", id,
 	    now_ms, fqdn);
 	buf_printf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n",
-	    fqdn);
+	    from_domain != NULL ? from_domain : fqdn);
 	buf_printf(&b, "To: <%s>\r\n", sender);
 	buf_puts(&b, "Subject: Undelivered Mail Returned to Sender\r\n"
 	    "Date: ");

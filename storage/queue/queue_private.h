@@ -75,13 +75,21 @@ struct queue_dsn_rcpt {
 	char		*reply;
 };
 /*
- * Build an RFC 3464 report for the failed recipients of the message in
- * path: its header section as text/rfc822-headers (RFC 6522), or with
+ * Build an RFC 3464 report from MAILER-DAEMON@from_domain for the failed
+ * recipients of the message in path: its header section as text/rfc822-headers (RFC 6522), or with
  * RET=FULL (RFC 3461 4.3) the whole message as message/rfc822; envid
  * (or NULL) becomes Original-Envelope-Id (RFC 3464 2.2.1).
  */
-char	*queue_dsn_build_blocking(const char *fqdn, const char *id,
-	    const char *path, const char *sender, const char *envid, int ret,
+char	*queue_dsn_build_blocking(const char *fqdn, const char *from_domain,
+	    const char *id, const char *path, const char *sender, const char *envid, int ret,
 	    int64_t arrival_ms, const struct queue_dsn_rcpt *, size_t n,
 	    size_t *len_r);
+/*
+ * The From domain of our DSNs: srs.domain with srs.enable (its key signs
+ * them, dkim_keyring.c), else the sending host name.  Malloc'd.  [any]
+ */
+char	*queue_dsn_from_domain(const struct conf *);
+/* Prepend sign's DKIM-Signature fields to the report *data (id: logs). */
+void	 queue_dsn_sign_blocking(queue_sign_fn *sign, struct gen *g,
+	    const char *id, char **data, size_t *len);
 #endif

@@ -257,6 +257,21 @@ static const struct bad_case bad_cases[] = {
 	      "\"ed25519\"",
 	      ":7: dkim.domains[0].selectors[0].key_lenght: unknown option "
 	      "(did you mean 'key_length'?)" } },
+	{ "mta_sts",
+	    BASE "mta_sts = {\n  mode = \"strict\";\n  max_age = -1;\n"
+	    "  mx = ( \"mx1.example.com\", \"*.bad..example\", 25 );\n"
+	    "  maxage = 60;\n};\n",
+	    { ":4: mta_sts.mode: expected one of \"testing\", \"enforce\" or "
+	      "\"none\"",
+	      ":5: mta_sts.max_age: must be between 0 and 31557600",
+	      ":6: mta_sts.mx[1]: invalid MX pattern \"*.bad..example\": "
+	      "empty label in domain (expected a host name or *.domain)",
+	      ":6: mta_sts.mx[2]: expected a string",
+	      ":7: mta_sts.maxage: unknown option (did you mean 'max_age'?)" } },
+	{ "mta_sts enforce without mx",
+	    BASE "mta_sts = { mode = \"enforce\";\n  mx = [ ]; };\n",
+	    { ":4: mta_sts.mx: must not be empty unless mode is \"none\" "
+	      "(RFC 8461 3.2)" } },
 	{ "spam, relay, queue, limits",
 	    BASE "spam = { actions = { reject = \"high\"; }; greylist = { "
 	    "delay = -5; }; };\nrelay = { port = 0; };\nqueue = { lifetime = "
@@ -266,6 +281,17 @@ static const struct bad_case bad_cases[] = {
 	      ":4: relay.port: must be between 1 and 65535",
 	      ":5: queue.lifetime: must be at least 1",
 	      ":6: limits.imap_timeout: expected an integer" } },
+	{ "outbound",
+	    BASE "outbound = { tls_session_tickets = \"no\"; "
+	    "tls_session_ticket = false; };\n",
+	    { ":3: outbound.tls_session_tickets: expected a boolean",
+	      ":3: outbound.tls_session_ticket: unknown option (did you mean "
+	      "'tls_session_tickets'?)" } },
+	{ "dmarc",
+	    BASE "dmarc = { enforce = \"yes\";\n  enforced = true; };\n",
+	    { ":3: dmarc.enforce: expected a boolean",
+	      ":4: dmarc.enforced: unknown option (did you mean "
+	      "'enforce'?)" } },
 	{ "syntax error in the accounts file",
 	    BASE "accounts_file = \"" D "/bad_accounts.conf\";\n",
 	    { D "/bad_accounts.conf:3: syntax: syntax error" } },
@@ -506,6 +532,7 @@ static const char full_conf[] =
     "};\n"
     "srs = { enable = true; domain = \"srs.example.com\"; "
     "secret_file = \"/var/lib/postern/srs.secret\"; };\n"
+    "dmarc = { enforce = true; };\n"
     "spam = {\n"
     "  enable = false;\n"
     "  actions = { reject = 20.5; add_header = 5; };\n"
@@ -521,6 +548,7 @@ static const char full_conf[] =
     "dns = { resolvers = [ \"127.0.0.1:5353\", \"::1\", \"9.9.9.9\" ]; };\n"
     "relay = { host = \"smtp.provider.net\"; port = 2525; username = "
     "\"me\"; password_file = \"/etc/postern/relay.pw\"; };\n"
+    "outbound = { tls_session_tickets = false; };\n"
     "queue = { lifetime = 86400; };\n"
     "limits = { max_connections = 100; max_connections_per_ip = 10;\n"
     "  smtp_timeout = 60; imap_timeout = 600; pop3_timeout = 120;\n"
@@ -650,6 +678,7 @@ test_full_config(void **state)
 	assert_true(c->srs.enable);
 	assert_string_equal(c->srs.domain, "srs.example.com");
 	assert_string_equal(c->srs.secret_file, "/var/lib/postern/srs.secret");
+	assert_true(c->dmarc.enforce);
 
 	assert_false(c->spam.enable);
 	assert_true(c->spam.reject == 20.5);
@@ -674,6 +703,7 @@ test_full_config(void **state)
 	assert_int_equal(c->relay.port, 2525);
 	assert_string_equal(c->relay.username, "me");
 	assert_string_equal(c->relay.password_file, "/etc/postern/relay.pw");
+	assert_false(c->outbound.tls_session_tickets);
 	assert_int_equal(c->queue.lifetime, 86400);
 	assert_int_equal(c->limits.max_connections, 100);
 	assert_int_equal(c->limits.max_connections_per_ip, 10);
@@ -692,6 +722,33 @@ test_full_config(void **state)
 	conf_free(&c);
 	assert_null(c);
 	conf_free(&c);		/* NULL is fine */
+}
+
+/* mta_sts: the defaults (testing, one day, mx = fqdn) and a full group. */
+static void
+test_mta_sts(void **state)
+{
+	struct conf	*c;
+
+	(void)state;
+	c = load_ok(BASE);
+	assert_int_equal(c->mta_sts.mode, CONF_STS_TESTING);
+	assert_int_equal(c->mta_sts.max_age, 86400);
+	assert_int_equal(c->mta_sts.nmx, 1);
+	assert_string_equal(c->mta_sts.mx[0], "mail.example.com");
+	conf_free(&c);
+	c = load_ok(BASE "mta_sts = { mode = \"Enforce\"; max_age = 604800; "
+	    "mx = [ \"MX1.example.com\", \"*.example.net\" ]; };\n");
+	assert_int_equal(c->mta_sts.mode, CONF_STS_ENFORCE);
+	assert_int_equal(c->mta_sts.max_age, 604800);
+	assert_int_equal(c->mta_sts.nmx, 2);
+	assert_string_equal(c->mta_sts.mx[0], "mx1.example.com");
+	assert_string_equal(c->mta_sts.mx[1], "*.example.net");
+	conf_free(&c);
+	c = load_ok(BASE "mta_sts = { mode = \"none\"; mx = [ ]; };\n");
+	assert_int_equal(c->mta_sts.mode, CONF_STS_NONE);
+	assert_int_equal(c->mta_sts.nmx, 0);
+	conf_free(&c);
 }
 
 static void
@@ -766,6 +823,7 @@ test_defaults(void **state)
 	assert_false(c->srs.enable);
 	assert_string_equal(c->srs.domain, "mail.example.com");
 	assert_string_equal(c->srs.secret_file, "/var/lib/postern/srs.secret");
+	assert_false(c->dmarc.enforce);
 	assert_true(c->spam.enable);
 	assert_true(c->spam.reject == -1);	/* negative: disabled */
 	assert_true(c->spam.add_header == -1);	/* missing: disabled */
@@ -782,6 +840,7 @@ test_defaults(void **state)
 	assert_list(&c->dns.resolvers, EMPTY);
 	assert_string_equal(c->relay.host, "");
 	assert_int_equal(c->relay.port, 587);
+	assert_true(c->outbound.tls_session_tickets);
 	assert_int_equal(c->queue.lifetime, 432000);
 	assert_int_equal(c->limits.max_connections, 10000);
 	assert_int_equal(c->limits.max_connections_per_ip, 500);
@@ -990,6 +1049,7 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_mta_sts),
 		cmocka_unit_test(test_dev_default),
 		cmocka_unit_test(test_accounts_file),
 		cmocka_unit_test(test_include),
