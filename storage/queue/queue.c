@@ -38,8 +38,14 @@
 #include "xmalloc.h"
 
 #define QUEUE_DB		"queue"
-#define QUEUE_DOMAIN_MAX	3	/* attempts in flight per domain */
-#define QUEUE_ACTIVE_MAX	20	/* attempts in flight in total */
+/*
+ * Attempts in flight per destination domain (or relay host) and in total.
+ * Postfix defaults to 20 per destination; 10 keeps a small server polite
+ * to receivers while a relay host (one "domain" for everything) is not
+ * starved.
+ */
+#define QUEUE_DOMAIN_MAX	10
+#define QUEUE_ACTIVE_MAX	50
 #define QUEUE_BACKOFF_MIN	(5 * 60 * 1000LL)	/* ms */
 #define QUEUE_BACKOFF_MAX	(4 * 60 * 60 * 1000LL)
 #define QUEUE_IDLE_MS		(60 * 1000LL)	/* rescan at least this often */
