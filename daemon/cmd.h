@@ -5,6 +5,19 @@
  */
 #ifndef CMD_H
 #define CMD_H
+
+struct conf;
+
+#define CMD_DEFAULT_CONF	"/etc/postern/postern.conf"
+
+/*
+ * cmd_common.c: load -c FILE, else CMD_DEFAULT_CONF if it exists, else the
+ * embedded development default, as `postern serve` does; every error is
+ * printed; *used_r (may be NULL) gets the file used (NULL: the default).
+ */
+struct conf	*cmd_conf_load(const char *file, const char **used_r);
+/* Connect to the control socket at path; -1 with errno set. */
+int		 cmd_ctl_connect(const char *path);
 #include <sys/types.h>
 
 int	 cmd_deliver(int, char **);	/* postern deliver --to ADDR [--folder F] */

@@ -52,7 +52,6 @@
 #include "str.h"
 #include "xmalloc.h"
 
-#define CMD_ACCOUNT_CONF	"/etc/postern/postern.conf"
 
 enum cmd_account_op {
 	CMD_ACCOUNT_ADD = 0, CMD_ACCOUNT_PASSWD, CMD_ACCOUNT_DEL,
@@ -78,32 +77,6 @@ cmd_account_usage(void)
 	    "       postern account list [-c FILE]\n"
 	    "       postern account show [-c FILE] ADDRESS\n"
 	    "       postern account reload [-c FILE]\n");
-}
-
-/* As main_load() in main.c: -c FILE, the default file, or the dev conf. */
-static struct conf *
-cmd_account_load(const char *file)
-{
-	struct conf_errors	 errs = { NULL, 0 };
-	struct conf		*conf;
-	size_t			 i;
-	char			*m;
-
-	if (file == NULL && access(CMD_ACCOUNT_CONF, F_OK) == 0)
-		file = CMD_ACCOUNT_CONF;
-	if (file == NULL)
-		return conf_default_dev();
-	if ((conf = conf_load(file, &errs)) == NULL) {
-		for (i = 0; i < errs.n; i++) {
-			m = conf_error_format(&errs.v[i]);
-			fprintf(stderr, "%s\n", m);
-			free(m);
-		}
-		if (errs.n == 0)
-			fprintf(stderr, "%s: cannot load configuration\n", file);
-	}
-	conf_errors_free(&errs);
-	return conf;
 }
 
 /* ---- the control socket ---- */
@@ -702,7 +675,7 @@ cmd_account(int argc, char **argv)
 	}
 	if (nargs == 1)
 		addr = xstrdup(argv[1 + first]);
-	if ((conf = cmd_account_load(o.file)) == NULL) {
+	if ((conf = cmd_conf_load(o.file, NULL)) == NULL) {
 		free(addr);
 		return 1;
 	}

@@ -54,7 +54,6 @@
 #include "conf.h"
 #include "xmalloc.h"
 
-#define BK_DEFAULT_CONF	"/etc/postern/postern.conf"
 #define BK_MAXDBS	64
 
 struct bk {
@@ -427,31 +426,6 @@ bk_readme(struct bk *b, const struct conf *c, const char *conffile,
 	free(p);
 }
 
-static struct conf *
-bk_load(const char **file)
-{
-	struct conf_errors	 errs = { NULL, 0 };
-	struct conf		*conf;
-	size_t			 i;
-	char			*m;
-
-	if (*file == NULL && access(BK_DEFAULT_CONF, F_OK) == 0)
-		*file = BK_DEFAULT_CONF;
-	if (*file == NULL)
-		return conf_default_dev();
-	if ((conf = conf_load(*file, &errs)) == NULL) {
-		for (i = 0; i < errs.n; i++) {
-			m = conf_error_format(&errs.v[i]);
-			fprintf(stderr, "%s\n", m);
-			free(m);
-		}
-		if (errs.n == 0)
-			fprintf(stderr, "%s: cannot load configuration\n", *file);
-	}
-	conf_errors_free(&errs);
-	return conf;
-}
-
 /* DEST must be new or an empty directory. */
 static int
 bk_dest_ok(const char *dest)
@@ -519,7 +493,7 @@ cmd_backup(int argc, char **argv)
 	memset(&b, 0, sizeof(b));
 	b.dest = argv[optind];
 	b.root = geteuid() == 0;
-	if ((c = bk_load(&file)) == NULL)
+	if ((c = cmd_conf_load(file, &file)) == NULL)
 		return 1;
 	if (c->state_dir == NULL || access(c->state_dir, R_OK | X_OK) == -1) {
 		fprintf(stderr, "postern backup: state_dir %s: %s\n",

@@ -42,7 +42,6 @@
 #include "str.h"
 #include "xmalloc.h"
 
-#define CMD_CTL_CONF		"/etc/postern/postern.conf"
 #define CMD_CTL_TIMEOUT		60	/* seconds for the daemon's answer */
 #define CMD_CTL_REPLY_MAX	(16 * 1024 * 1024)
 
@@ -107,32 +106,6 @@ cmd_ctl_ask(const char *path, const char *req, char **reply_r, pid_t *pid_r)
 	return 0;
 }
 
-/* As main_load() in main.c: -c FILE, the default file, or the dev conf. */
-static struct conf *
-cmd_ctl_load(const char *file)
-{
-	struct conf_errors	 errs = { NULL, 0 };
-	struct conf		*conf;
-	size_t			 i;
-	char			*m;
-
-	if (file == NULL && access(CMD_CTL_CONF, F_OK) == 0)
-		file = CMD_CTL_CONF;
-	if (file == NULL)
-		return conf_default_dev();
-	if ((conf = conf_load(file, &errs)) == NULL) {
-		for (i = 0; i < errs.n; i++) {
-			m = conf_error_format(&errs.v[i]);
-			fprintf(stderr, "%s\n", m);
-			free(m);
-		}
-		if (errs.n == 0)
-			fprintf(stderr, "%s: cannot load configuration\n", file);
-	}
-	conf_errors_free(&errs);
-	return conf;
-}
-
 /*
  * "-c FILE" and nothing else.  The config, or NULL with *rc_r the exit
  * status: 2 wrong usage, 1 the config does not load (its errors are
@@ -163,7 +136,7 @@ cmd_ctl_opts(int argc, char **argv, const char *usage, int *rc_r)
 		return NULL;
 	}
 	*rc_r = 1;
-	if ((conf = cmd_ctl_load(file)) == NULL)
+	if ((conf = cmd_conf_load(file, NULL)) == NULL)
 		return NULL;
 	if (conf->listen.control == NULL || conf->listen.control[0] == '\0') {
 		fprintf(stderr, "postern: listen.control is not set\n");

@@ -26,33 +26,6 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define CMD_DNS_DEFAULT_CONF	"/etc/postern/postern.conf"
-
-/* As main_load() in main.c: -c FILE, the default file, or the dev conf. */
-static struct conf *
-cmd_dns_load(const char *file)
-{
-	struct conf_errors	 errs = { NULL, 0 };
-	struct conf		*conf;
-	size_t			 i;
-	char			*m;
-
-	if (file == NULL && access(CMD_DNS_DEFAULT_CONF, F_OK) == 0)
-		file = CMD_DNS_DEFAULT_CONF;
-	if (file == NULL)
-		return conf_default_dev();
-	if ((conf = conf_load(file, &errs)) == NULL) {
-		for (i = 0; i < errs.n; i++) {
-			m = conf_error_format(&errs.v[i]);
-			fprintf(stderr, "%s\n", m);
-			free(m);
-		}
-		if (errs.n == 0)
-			fprintf(stderr, "%s: cannot load configuration\n", file);
-	}
-	conf_errors_free(&errs);
-	return conf;
-}
 
 /* [-c FILE] [DOMAIN] after argv[skip]; -1 on a usage error. */
 static int
@@ -166,7 +139,7 @@ cmd_dkim(int argc, char **argv)
 		fprintf(stderr, "usage: postern dkim show [-c FILE] [DOMAIN]\n");
 		return 2;
 	}
-	if ((conf = cmd_dns_load(file)) == NULL)
+	if ((conf = cmd_conf_load(file, NULL)) == NULL)
 		return 1;
 	log_init(LOG_L_WARN);
 	if (!conf->dkim.enable)
@@ -313,7 +286,7 @@ cmd_dns(int argc, char **argv)
 		fprintf(stderr, "usage: postern dns [-c FILE] [DOMAIN]\n");
 		return 2;
 	}
-	if ((conf = cmd_dns_load(file)) == NULL)
+	if ((conf = cmd_conf_load(file, NULL)) == NULL)
 		return 1;
 	log_init(LOG_L_WARN);
 	if (domain != NULL && !conf_is_local_domain(conf, domain)) {

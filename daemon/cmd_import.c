@@ -66,7 +66,6 @@
 /* pst_core does not see storage/'s include directory (CMakeLists.txt). */
 #include "mdir.h"
 
-#define CMD_IMPORT_CONF		"/etc/postern/postern.conf"
 #define CMD_IMPORT_TIMEOUT	600	/* seconds for the daemon's answer */
 #define CMD_IMPORT_REPLY_MAX	4096
 #define CMD_IMPORT_BUF		(64 * 1024)
@@ -103,32 +102,6 @@ struct cmd_import_out {
 	size_t		 len;
 	char		 buf[CMD_IMPORT_BUF];
 };
-
-/* As main_load() in main.c: -c FILE, the default file, or the dev conf. */
-static struct conf *
-cmd_import_load(const char *file)
-{
-	struct conf_errors	 errs = { NULL, 0 };
-	struct conf		*conf;
-	size_t			 i;
-	char			*m;
-
-	if (file == NULL && access(CMD_IMPORT_CONF, F_OK) == 0)
-		file = CMD_IMPORT_CONF;
-	if (file == NULL)
-		return conf_default_dev();
-	if ((conf = conf_load(file, &errs)) == NULL) {
-		for (i = 0; i < errs.n; i++) {
-			m = conf_error_format(&errs.v[i]);
-			fprintf(stderr, "%s\n", m);
-			free(m);
-		}
-		if (errs.n == 0)
-			fprintf(stderr, "%s: cannot load configuration\n", file);
-	}
-	conf_errors_free(&errs);
-	return conf;
-}
 
 /* Connect to the control socket; -1 with errno set. */
 static int
@@ -692,7 +665,7 @@ cmd_import(int argc, char **argv)
 		fprintf(stderr, "postern: bad address or --folder name\n");
 		return 2;
 	}
-	if ((conf = cmd_import_load(file)) == NULL)
+	if ((conf = cmd_conf_load(file, NULL)) == NULL)
 		return 1;
 	log_init(LOG_L_WARN);
 	if ((im.ctl_path = conf->listen.control) == NULL) {

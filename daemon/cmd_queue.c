@@ -23,7 +23,6 @@
 #include "str.h"
 #include "xmalloc.h"
 
-#define CMD_QUEUE_DEFAULT_CONF	"/etc/postern/postern.conf"
 #define CMD_QUEUE_TIMEOUT	30
 
 static int
@@ -32,28 +31,6 @@ cmd_queue_usage(void)
 	fprintf(stderr, "usage: postern queue [-c FILE] list|show ID|flush|"
 	    "delete ID|bounce ID\n");
 	return 2;
-}
-
-static struct conf *
-cmd_queue_load(const char *file)
-{
-	struct conf_errors	 errs = { NULL, 0 };
-	struct conf		*conf;
-	size_t			 i;
-	char			*m;
-
-	if (file == NULL && access(CMD_QUEUE_DEFAULT_CONF, F_OK) == 0)
-		file = CMD_QUEUE_DEFAULT_CONF;
-	if (file == NULL)
-		return conf_default_dev();
-	if ((conf = conf_load(file, &errs)) == NULL)
-		for (i = 0; i < errs.n; i++) {
-			m = conf_error_format(&errs.v[i]);
-			fprintf(stderr, "%s\n", m);
-			free(m);
-		}
-	conf_errors_free(&errs);
-	return conf;
 }
 
 static int
@@ -144,7 +121,7 @@ cmd_queue(int argc, char **argv)
 		snprintf(req, sizeof(req), "%s %s", verb, argv[optind + 1]);
 	else
 		return cmd_queue_usage();
-	if ((conf = cmd_queue_load(file)) == NULL)
+	if ((conf = cmd_conf_load(file, NULL)) == NULL)
 		return 1;
 	if (conf->listen.control == NULL || conf->listen.control[0] == '\0') {
 		fprintf(stderr, "postern: listen.control is not set\n");

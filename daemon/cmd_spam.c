@@ -42,7 +42,6 @@
 #include "spam.h"
 #include "xmalloc.h"
 
-#define CMD_SPAM_CONF	"/etc/postern/postern.conf"
 #define CMD_SPAM_MAX	(32 * 1024 * 1024)
 #define CMD_SPAM_DEPTH	8
 
@@ -57,28 +56,6 @@ struct cmd_spam {
 	uint64_t	 counts[4];
 	double		 secs;
 };
-
-static struct conf *
-cmd_spam_load(const char *file)
-{
-	struct conf_errors	 errs = { NULL, 0 };
-	struct conf		*conf;
-	size_t			 i;
-	char			*m;
-
-	if (file == NULL && access(CMD_SPAM_CONF, F_OK) == 0)
-		file = CMD_SPAM_CONF;
-	if (file == NULL)
-		return conf_default_dev();
-	if ((conf = conf_load(file, &errs)) == NULL)
-		for (i = 0; i < errs.n; i++) {
-			m = conf_error_format(&errs.v[i]);
-			fprintf(stderr, "%s\n", m);
-			free(m);
-		}
-	conf_errors_free(&errs);
-	return conf;
-}
 
 static int
 cmd_spam_usage(void)
@@ -251,7 +228,7 @@ cmd_spam(int argc, char **argv)
 	}
 	if (optind == argc && strcmp(c.verb, "stats") != 0)
 		return cmd_spam_usage();
-	if ((c.conf = cmd_spam_load(file)) == NULL)
+	if ((c.conf = cmd_conf_load(file, NULL)) == NULL)
 		return 1;
 	if (mkdir(c.conf->state_dir, 0700) == -1 && errno != EEXIST) {
 		fprintf(stderr, "postern spam: %s: %s\n", c.conf->state_dir,

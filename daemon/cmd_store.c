@@ -46,60 +46,8 @@
 /* pst_core does not see storage/'s include directory (CMakeLists.txt). */
 #include "store.h"
 
-#define CMD_DEFAULT_CONF	"/etc/postern/postern.conf"
 #define CMD_REPLY_TIMEOUT	600	/* seconds for the daemon's answer */
 #define CMD_REPLY_MAX		4096
-
-/* As main_load() in main.c: -c FILE, the default file, or the dev conf. */
-static struct conf *
-cmd_load(const char *file)
-{
-	struct conf_errors	 errs = { NULL, 0 };
-	struct conf		*conf;
-	size_t			 i;
-	char			*m;
-
-	if (file == NULL && access(CMD_DEFAULT_CONF, F_OK) == 0)
-		file = CMD_DEFAULT_CONF;
-	if (file == NULL)
-		return conf_default_dev();
-	if ((conf = conf_load(file, &errs)) == NULL) {
-		for (i = 0; i < errs.n; i++) {
-			m = conf_error_format(&errs.v[i]);
-			fprintf(stderr, "%s\n", m);
-			free(m);
-		}
-		if (errs.n == 0)
-			fprintf(stderr, "%s: cannot load configuration\n", file);
-	}
-	conf_errors_free(&errs);
-	return conf;
-}
-
-/* Connect to the control socket; -1 with errno set. */
-static int
-cmd_ctl_connect(const char *path)
-{
-	struct sockaddr_un	 sun;
-	int			 fd, e;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_lcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
 
 /* Root with run_as: become that user, as the daemon does. */
 static int
@@ -273,7 +221,7 @@ cmd_deliver(int argc, char **argv)
 		fprintf(stderr, "postern: bad --to address or --folder name\n");
 		return 2;
 	}
-	if ((conf = cmd_load(file)) == NULL)
+	if ((conf = cmd_conf_load(file, NULL)) == NULL)
 		return 1;
 	log_init(LOG_L_WARN);
 	if (conf->listen.control == NULL) {
@@ -372,7 +320,7 @@ cmd_reindex(int argc, char **argv)
 		    "[ADDRESS]\n");
 		return 2;
 	}
-	if ((conf = cmd_load(file)) == NULL)
+	if ((conf = cmd_conf_load(file, NULL)) == NULL)
 		return 1;
 	log_init(LOG_L_WARN);
 	if (conf->listen.control != NULL &&
@@ -409,7 +357,7 @@ cmd_check(int argc, char **argv)
 		    "[ADDRESS]\n");
 		return 2;
 	}
-	if ((conf = cmd_load(file)) == NULL)
+	if ((conf = cmd_conf_load(file, NULL)) == NULL)
 		return 1;
 	log_init(LOG_L_WARN);
 	if (cmd_drop_privileges(conf) == -1)
