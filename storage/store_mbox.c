@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -673,6 +674,16 @@ store_sync_files(struct store_mjob *j, const char *folder)
 	size_t			 n = 0, i;
 	uint32_t		 ff;
 	int			 r;
+	size_t			 stale = 0;
+
+	/*
+	 * Dovecot's rule: tmp/ files untouched for 36 hours are leftovers of
+	 * interrupted deliveries (a crash between open and rename), never
+	 * messages; sweep them whenever the folder is synced.
+	 */
+	if (mdir_tmp_cleanup_blocking(folder, time(NULL), &stale, &e) == 0 &&
+	    stale > 0)
+		log_info("store tmp-cleanup folder=%s removed=%zu", folder, stale);
 
 	if (mdir_scan_blocking(folder, &list, &n, &e) == -1) {
 		store_mjob_fail(j, -1, e);
