@@ -13,7 +13,7 @@ TEST="libcmocka-dev python3-pytest clang libclang-rt-14-dev openssl \
  swaks curl dnsmasq-base python3-dkim procps iproute2 lmdb-utils \
  sieve-connect publicsuffix libpython3.11-testsuite postsrsd faketime \
  isync offlineimap3 fetchmail getmail6 neomutt \
- dovecot-core dovecot-imapd postfix"
+ dovecot-core dovecot-imapd postfix clamav-daemon"
 
 want="$BUILD"
 case "${1:-build}" in

@@ -72,6 +72,32 @@ void		 filter_end(struct filter *, const char *spool_path,
  */
 int		 filter_spam_verdict(const struct filter *, double *score_r,
 		    const char **reason_r);
+/*
+ * [loop] After done ran (inbound, virus_scanning.enable): the clamd
+ * INSTREAM verdict (filter/virus/clamd.h), given before any spam stage.
+ * FILTER_VIRUS_FOUND sets *text_r to the signature name, FILTER_VIRUS_ERROR
+ * (clamd unreachable, error, timeout: never an accept) to the reason;
+ * valid until filter_free.  FILTER_VIRUS_NONE: clean or not scanned.
+ */
+#define FILTER_VIRUS_NONE	0
+#define FILTER_VIRUS_FOUND	1
+#define FILTER_VIRUS_ERROR	2
+int		 filter_virus_verdict(const struct filter *,
+		    const char **text_r);
+/*
+ * [loop] Greylisting (spam.greylist), after done ran with a greylist
+ * verdict: the triplets (client network, MAIL FROM, rcpts[i]) are looked
+ * up and recorded on a worker; done runs later (never from inside this
+ * call, never after filter_free) with greylisted true when one of them
+ * is new or younger than spam.greylist.delay (the session answers 451
+ * 4.7.1), and with hdrs/len, a copy of the header lines given here, to
+ * deliver with otherwise.  Errors let the message pass.
+ */
+typedef void	 filter_grey_fn(void *arg, bool greylisted, const char *hdrs,
+		    size_t len);
+void		 filter_greylist(struct filter *, const char *const *rcpts,
+		    size_t n, const char *hdrs, size_t len, filter_grey_fn *done,
+		    void *arg);
 /* [loop] Cancels DNS and the callback; a running worker job finishes
  * on its own and frees what it holds.  Sets *f to NULL. */
 void		 filter_free(struct filter **);

@@ -47,6 +47,7 @@
 #include <event2/event.h>
 
 #include "buf.h"
+#include "clamd.h"
 #include "conf.h"
 #include "dkim.h"
 #include "dmarc.h"
@@ -73,6 +74,14 @@ struct filter_spf {
 	struct dnsq_req		*req;
 	bool			 done;
 	bool			 timeout;	/* gave up: temperror */
+};
+
+/* One spam.dnsbl zone asked for the client's address (at MAIL). */
+struct filter_bl {
+	struct filter		*f;
+	const char		*entry;		/* gen->conf string */
+	struct dnsq_req		*req;
+	char			*answer;	/* listing address, or NULL */
 };
 
 /* One DKIM key record to look up. */
@@ -132,6 +141,26 @@ struct filter {
 	struct idx		*spam_idx;	/* Bayes; NULL: none */
 	struct spam_result	*spam;
 	bool			 spam_done;
+
+	/* DNSBL/DNSWL (spam.dnsbl), started at MAIL. */
+	struct filter_bl	*bl;
+	size_t			 nbl;
+	size_t			 bl_left;
+
+	/* Greylisting (filter_greylist). */
+	char			*mail_from;
+	char			**grey_rcpts;
+	size_t			 grey_n;
+	struct buf		 grey_hdrs;
+	filter_grey_fn		*grey_done;
+	void			*grey_arg;
+	int			 grey_rc;
+	const char		*grey_error;
+
+	/* Virus scanning (inbound, virus_scanning.enable), before spam. */
+	bool			 virus_done;
+	int			 virus;		/* FILTER_VIRUS_* */
+	char			*virus_text;	/* signature or reason */
 };
 
 static pthread_once_t	 filter_psl_once = PTHREAD_ONCE_INIT;
@@ -141,6 +170,7 @@ static void	filter_advance(struct filter *);
 static void	filter_spf_step(struct filter_spf *);
 static void	filter_dmarc_step(struct filter *);
 static char	*filter_peer_ip(const struct sockaddr *);
+static void	filter_bl_start(struct filter *, const struct sockaddr *);
 
 /* [worker] Load the Public Suffix List once per process. */
 static void
@@ -200,7 +230,18 @@ filter_destroy(struct filter *f)
 	dkim_results_free(&f->res, f->nres);
 	dnsq_cancel(&f->dm_req);
 	dmarc_eval_free(&f->dm);
+	for (i = 0; i < f->nbl; i++) {
+		dnsq_cancel(&f->bl[i].req);
+		free(f->bl[i].answer);
+	}
+	free(f->bl);
+	for (i = 0; i < f->grey_n; i++)
+		free(f->grey_rcpts[i]);
+	free(f->grey_rcpts);
+	buf_free(&f->grey_hdrs);
+	free(f->mail_from);
 	spam_result_free(&f->spam);
+	free(f->virus_text);
 	free(f->helo);
 	free(f->peer_ip);
 	if (f->timer != NULL)
@@ -233,16 +274,22 @@ filter_new(struct gen *g, enum filter_mode mode, uint64_t sid,
 	f->authserv = xstrdup(g->conf->fqdn);
 	buf_init(&f->add, 0);
 	buf_init(&f->sig, 0);
+	buf_init(&f->grey_hdrs, 0);
 	for (i = 0; i < 2; i++) {
 		f->spf[i].f = f;
 		f->spf[i].done = true;
 	}
 	f->spam_done = mode != FILTER_INBOUND || !g->conf->spam.enable;
+	f->virus_done = mode != FILTER_INBOUND ||
+	    !g->conf->virus_scanning.enable;
 	if (mode == FILTER_INBOUND && helo != NULL)
 		f->helo = xstrdup(helo);
 	if (mode != FILTER_INBOUND || peer == NULL)
 		return f;
 	f->peer_ip = filter_peer_ip(peer);
+	f->mail_from = xstrdup(mail_from != NULL ? mail_from : "");
+	if (!f->spam_done)
+		filter_bl_start(f, peer);
 	f->spf[FILTER_SPF_MAIL].eval = spf_eval_new(peer, mail_from, helo,
 	    g->conf->fqdn);
 	if (helo != NULL && helo[0] != '\0' && helo[0] != '[')
@@ -278,6 +325,8 @@ filter_free(struct filter **fp)
 	for (i = 0; i < f->nkeys; i++)
 		dnsq_cancel(&f->keys[i].req);
 	dnsq_cancel(&f->dm_req);
+	for (i = 0; i < f->nbl; i++)
+		dnsq_cancel(&f->bl[i].req);
 	if (f->timer != NULL)
 		event_del(f->timer);
 }
@@ -398,6 +447,78 @@ filter_spf_step(struct filter_spf *sp)
 	} else
 		sp->done = true;
 	filter_advance(sp->f);
+}
+
+/* ---- DNSBL / DNSWL ---------------------------------------------------- */
+
+static void
+filter_bl_cb(void *arg, const struct dnsq_result *r)
+{
+	struct filter_bl	*b = arg;
+	char			 a[INET_ADDRSTRLEN];
+	size_t			 i;
+
+	b->req = NULL;
+	/* Only a 127.0.0.x answer lists; NXDOMAIN, errors, timeouts: no. */
+	for (i = 0; r->rcode == DNSQ_OK && i < r->n && b->answer == NULL;
+	    i++)
+		if (spam_dnsbl_listed(b->entry, r->rr[i].a.s_addr) &&
+		    inet_ntop(AF_INET, &r->rr[i].a, a, sizeof(a)) != NULL)
+			b->answer = xstrdup(a);
+	b->f->bl_left--;
+	filter_advance(b->f);
+}
+
+/* [loop] At MAIL: ask every spam.dnsbl zone for the client's address. */
+static void
+filter_bl_start(struct filter *f, const struct sockaddr *peer)
+{
+	const struct conf_strlist *zl = &f->gen->conf->spam.dnsbl;
+	struct dnsq		*dns = loop_shared()->dns;
+	char			 zone[256], sym[260], name[512];
+	size_t			 i;
+
+	if (zl->n == 0 || dns == NULL)
+		return;
+	f->bl = xcalloc(zl->n, sizeof(*f->bl));
+	for (i = 0; i < zl->n; i++) {
+		if (spam_dnsbl_zone(zl->v[i], zone, sizeof(zone), sym,
+		    sizeof(sym), NULL) == -1 ||
+		    dnsmsg_rev_name(peer, zone, name, sizeof(name)) == -1)
+			continue;
+		f->bl[f->nbl].f = f;
+		f->bl[f->nbl].entry = zl->v[i];
+		f->nbl++;
+	}
+	/* Callbacks never run from inside dnsq_query: count first. */
+	f->bl_left = f->nbl;
+	for (i = 0; i < f->nbl; i++) {
+		(void)spam_dnsbl_zone(f->bl[i].entry, zone, sizeof(zone), sym,
+		    sizeof(sym), NULL);
+		(void)dnsmsg_rev_name(peer, zone, name, sizeof(name));
+		f->bl[i].req = dnsq_query(dns, name, DNSQ_T_A, filter_bl_cb,
+		    &f->bl[i]);
+	}
+}
+
+/* [worker] The listings found, as symbols of f->spam. */
+static void
+filter_bl_apply(struct filter *f)
+{
+	const char	**e, **a;
+	size_t		  i;
+
+	if (f->nbl == 0 || f->spam == NULL)
+		return;
+	e = xcalloc(f->nbl, sizeof(*e));
+	a = xcalloc(f->nbl, sizeof(*a));
+	for (i = 0; i < f->nbl; i++) {
+		e[i] = f->bl[i].entry;
+		a[i] = f->bl[i].answer;
+	}
+	spam_dnsbl_add(f->spam, e, a, f->nbl);
+	free(e);
+	free(a);
 }
 
 /* ---- DKIM ------------------------------------------------------------- */
@@ -794,6 +915,7 @@ filter_spam_run(void *arg)
 	filter_spam_env(f, &env);
 	f->spam = spam_check_blocking(f->gen->conf, f->spam_idx, &env,
 	    msg.data != NULL ? msg.data : "", msg.len);
+	filter_bl_apply(f);
 	buf_free(&msg);
 }
 
@@ -840,6 +962,68 @@ filter_dmarc_verdict(const struct filter *f, const char **domain_r)
 	default:
 		return FILTER_DMARC_NONE;
 	}
+}
+
+/* ---- virus ------------------------------------------------------------ */
+
+/* [worker] Stream the spool to clamd. */
+static void
+filter_virus_run(void *arg)
+{
+	struct filter	*f = arg;
+	char		*name = NULL, *err = NULL;
+
+	switch (clamd_scan_file(f->gen->conf->virus_scanning.clamd_socket,
+	    f->spool, CLAMD_TIMEOUT_MS, &name, &err)) {
+	case CLAMD_CLEAN:
+		f->virus = FILTER_VIRUS_NONE;
+		break;
+	case CLAMD_FOUND:
+		f->virus = FILTER_VIRUS_FOUND;
+		f->virus_text = name;
+		name = NULL;
+		break;
+	default:
+		f->virus = FILTER_VIRUS_ERROR;
+		f->virus_text = err != NULL ? err : xstrdup("clamd failed");
+		err = NULL;
+		break;
+	}
+	free(name);
+	free(err);
+}
+
+static void
+filter_virus_done(void *arg)
+{
+	struct filter	*f = arg;
+
+	f->job = false;
+	if (f->orphan) {
+		filter_destroy(f);
+		return;
+	}
+	f->virus_done = true;
+	if (f->virus == FILTER_VIRUS_FOUND)
+		log_info("%016" PRIx64 " filter virus found=\"%s\"", f->sid,
+		    f->virus_text);
+	else if (f->virus == FILTER_VIRUS_ERROR)
+		log_warn("%016" PRIx64 " filter virus error=\"%s\"", f->sid,
+		    f->virus_text);
+	else
+		log_info("%016" PRIx64 " filter virus clean", f->sid);
+	/* Refused anyway: no need to score it. */
+	if (f->virus != FILTER_VIRUS_NONE)
+		f->spam_done = true;
+	filter_advance(f);
+}
+
+int
+filter_virus_verdict(const struct filter *f, const char **text_r)
+{
+	if (text_r != NULL)
+		*text_r = f != NULL ? f->virus_text : NULL;
+	return f != NULL ? f->virus : FILTER_VIRUS_NONE;
 }
 
 /* ---- the result ------------------------------------------------------- */
@@ -922,12 +1106,18 @@ filter_advance(struct filter *f)
 	for (i = 0; i < 2; i++)
 		if (!f->spf[i].done)
 			return;
-	if (!f->dkim_done)
+	if (!f->dkim_done || f->bl_left > 0)
 		return;
 	if (!f->dm_started)
 		filter_dmarc_start(f);
 	if (!f->dm_done || f->done == NULL)
 		return;
+	if (!f->virus_done) {
+		/* clamd INSTREAM, bounded by CLAMD_TIMEOUT_MS: a worker. */
+		f->job = true;
+		work_submit(filter_virus_run, filter_virus_done, f);
+		return;
+	}
 	if (!f->spam_done) {
 		/* Scoring reads the spool and LMDB: a worker. */
 		f->spam_idx = spam_store_idx(loop_shared()->store);
@@ -983,9 +1173,87 @@ filter_timeout(evutil_socket_t fd, short what, void *arg)
 		f->dm_timeout = true;
 		f->dm_done = true;
 	}
+	for (i = 0; i < f->nbl; i++) {
+		if (f->bl[i].req != NULL) {
+			/* A DNSBL timeout is no listing. */
+			dnsq_cancel(&f->bl[i].req);
+			f->bl_left--;
+		}
+	}
 	if (!f->job && f->nkeys > 0)
 		filter_keys_maybe_finish(f);
 	filter_advance(f);
+}
+
+/* ---- greylisting ----------------------------------------------------- */
+
+/* [worker] Look up and record the triplets. */
+static void
+filter_grey_run(void *arg)
+{
+	struct filter	*f = arg;
+
+	f->grey_error = NULL;
+	f->grey_rc = f->spam_idx == NULL ? -1 :
+	    spam_greylist_blocking(f->spam_idx, f->peer_ip, f->mail_from,
+	    (const char *const *)f->grey_rcpts, f->grey_n,
+	    (int64_t)time(NULL), f->gen->conf->spam.greylist_delay,
+	    &f->grey_error);
+}
+
+static void
+filter_grey_done(void *arg)
+{
+	struct filter	*f = arg;
+	filter_grey_fn	*done = f->grey_done;
+	char		*hdrs;
+	size_t		 len = 0;
+
+	f->job = false;
+	if (f->orphan) {
+		filter_destroy(f);
+		return;
+	}
+	f->grey_done = NULL;
+	if (f->grey_rc == -1)
+		log_warn("%016" PRIx64 " filter greylist error=\"%s\" "
+		    "(accepted)", f->sid, f->grey_error != NULL ?
+		    f->grey_error : "no index");
+	else
+		log_info("%016" PRIx64 " filter greylist client=%s %s",
+		    f->sid, f->peer_ip != NULL ? f->peer_ip : "-",
+		    f->grey_rc == 1 ? "deferred" : "passed");
+	hdrs = buf_steal(&f->grey_hdrs, &len);
+	/* done may free f: last. */
+	if (done != NULL)
+		done(f->grey_arg, f->grey_rc == 1, hdrs != NULL ? hdrs : "",
+		    hdrs != NULL ? len : 0);
+	free(hdrs);
+}
+
+void
+filter_greylist(struct filter *f, const char *const *rcpts, size_t n,
+    const char *hdrs, size_t len, filter_grey_fn *done, void *arg)
+{
+	size_t	 i;
+
+	for (i = 0; i < f->grey_n; i++)
+		free(f->grey_rcpts[i]);
+	free(f->grey_rcpts);
+	f->grey_rcpts = xcalloc(n + 1, sizeof(*f->grey_rcpts));
+	for (i = 0; i < n; i++)
+		f->grey_rcpts[i] = xstrdup(rcpts[i]);
+	f->grey_n = n;
+	buf_free(&f->grey_hdrs);
+	if (len > 0)
+		buf_append(&f->grey_hdrs, hdrs, len);
+	f->grey_done = done;
+	f->grey_arg = arg;
+	f->grey_rc = 0;
+	if (f->spam_idx == NULL)
+		f->spam_idx = spam_store_idx(loop_shared()->store);
+	f->job = true;
+	work_submit(filter_grey_run, filter_grey_done, f);
 }
 
 /* ---- submission ------------------------------------------------------- */

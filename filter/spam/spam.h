@@ -153,4 +153,56 @@ int		 spam_bayes_stats_blocking(struct idx *, const char *user,
  */
 double		 spam_bayes_classify_blocking(struct idx *, const char *user,
 		    const char *msg, size_t len, unsigned min);
+
+/* ---- DNSBL / DNSWL (spam_dnsbl.c) ------------------------------------- */
+
+#define SPAM_DNSBL_WEIGHT	4.0	/* default of a listing in a blocklist */
+#define SPAM_DNSWL_WEIGHT	(-3.0)	/* default of a listing in an allowlist */
+
+/*
+ * [any] A spam.dnsbl entry: "zone" or "zone:wl"; a zone whose name holds
+ * "dnswl" or with ":wl" is an allowlist.  The zone without the suffix
+ * goes to zone (size bytes), its symbol "RBL_<ZONE>" (upper case, '.'
+ * and '-' as '_') to sym, its default weight to *weight_r.  -1 when the
+ * entry does not fit.
+ */
+int		 spam_dnsbl_zone(const char *entry, char *zone, size_t zsize,
+		    char *sym, size_t symsize, double *weight_r);
+/* [any] True if an A answer a (network order) means "listed" for the
+ * entry: 127.0.0.0/24 for a blocklist, 127.0.0.0/16 for an allowlist. */
+bool		 spam_dnsbl_listed(const char *entry, uint32_t a);
+/*
+ * [any] Add the symbol of every entries[i] whose answers[i] is not NULL
+ * (the listing address, shown as the symbol's detail) to r, weights
+ * from spam.symbols when set, then total and action again.
+ */
+void		 spam_dnsbl_add(struct spam_result *r,
+		    const char *const *entries, const char *const *answers,
+		    size_t n);
+
+/* ---- greylisting (spam_greylist.c) ------------------------------------ */
+
+#define SPAM_GREYLIST_DB	"greylist"
+#define SPAM_GREYLIST_PASSED	(35 * 86400)	/* a passed triplet lives */
+#define SPAM_GREYLIST_RETRY	(2 * 86400)	/* a new one waits a retry */
+
+/*
+ * [any] The triplet key "<net>\0<sender>\0<rcpt>": net is the client's
+ * /24 (IPv4, also IPv4-mapped) or /64 (IPv6) of the numeric ip, sender
+ * and rcpt lower case ("" for the null sender).  malloc'd, length in
+ * *len_r; NULL for an ip that does not parse.
+ */
+char		*spam_greylist_key(const char *ip, const char *sender,
+		    const char *rcpt, size_t *len_r);
+/*
+ * [worker] Greylist one message: every triplet (ip, sender, rcpts[i])
+ * is looked up in the "greylist" database at time now and recorded
+ * (first seen; passed and kept for SPAM_GREYLIST_PASSED once retried
+ * after delay seconds).  Expired records are pruned now and then.
+ * 1: defer (a triplet is new or younger than delay), 0: pass, -1 error
+ * (*error_r static).
+ */
+int		 spam_greylist_blocking(struct idx *, const char *ip,
+		    const char *sender, const char *const *rcpts, size_t n,
+		    int64_t now, int delay, const char **error_r);
 #endif

@@ -756,6 +756,39 @@ smtp_deliver(struct smtp_session *s, const struct buf *add)
 }
 
 /*
+ * [loop] Greylisting answered (filter_greylist): 451 4.7.1 for a new or
+ * too young triplet, else the message goes on with the filter's header
+ * lines (hdrs, a copy the filter kept).
+ */
+static void
+smtp_msg_greyed(void *arg, bool greylisted, const char *hdrs, size_t len)
+{
+	struct smtp_session	*s = arg;
+	struct buf		 add = BUF_INIT;
+	char			*to;
+
+	smtp_log_hdrs = hdrs;
+	smtp_log_hdrs_len = len;
+	if (greylisted) {
+		to = smtp_rcpt_list(s->tx);
+		smtp_log_msg(s, s->tx->id, s->tx->from, to,
+		    smtp_data_size(s->tx->dec),
+		    "451 4.7.1 Greylisted, try again later");
+		free(to);
+		smtp_reply(s, 451, "4.7.1", "Greylisted, try again later");
+		smtp_tx_free(s);
+		smtp_resume(s);
+	} else {
+		if (len > 0)
+			buf_append(&add, hdrs, len);
+		smtp_deliver(s, &add);
+		buf_free(&add);
+	}
+	smtp_log_hdrs = NULL;
+	smtp_log_hdrs_len = 0;
+}
+
+/*
  * [loop] The filter's header lines (DKIM-Signature or
  * Authentication-Results, then the session's own) are ready.  The filter
  * never calls back after filter_free (smtp_tx_free), so s is alive.
@@ -768,7 +801,38 @@ smtp_msg_filtered(void *arg, const char *hdrs, size_t len)
 	const char		*reason = NULL;
 	double			 score = 0;
 	char			*to, line[512];
-	int			 dmarc;
+	int			 dmarc, virus;
+
+	/*
+	 * virus_scanning: an infected message is refused for good; when
+	 * clamd could not give a verdict (down, error, timeout) the client
+	 * retries later: a message is never accepted unscanned.
+	 */
+	virus = filter_virus_verdict(s->tx->filter, &reason);
+	if (virus != FILTER_VIRUS_NONE) {
+		to = smtp_rcpt_list(s->tx);
+		if (virus == FILTER_VIRUS_FOUND)
+			snprintf(line, sizeof(line), "554 5.7.1 Message "
+			    "rejected: virus found: %s", reason != NULL ?
+			    reason : "unknown");
+		else
+			snprintf(line, sizeof(line), "451 4.3.0 Virus scanner "
+			    "unavailable (%s)", reason != NULL ? reason :
+			    "error");
+		smtp_log_msg(s, s->tx->id, s->tx->from, to,
+		    smtp_data_size(s->tx->dec), line);
+		free(to);
+		if (virus == FILTER_VIRUS_FOUND)
+			smtp_reply(s, 554, "5.7.1", "Message rejected: virus "
+			    "found: %s", reason != NULL ? reason : "unknown");
+		else
+			smtp_reply(s, 451, "4.3.0", "Virus scanner "
+			    "unavailable, try again later");
+		smtp_tx_free(s);
+		smtp_resume(s);
+		return;
+	}
+	reason = NULL;
 
 	/*
 	 * dmarc.enforce: RFC 7489 6.6.4 dispositions (pct applied by the
@@ -808,6 +872,19 @@ smtp_msg_filtered(void *arg, const char *hdrs, size_t len)
 	case SPAM_ADD_HEADER:
 		s->tx->junk = true;
 		break;
+	case SPAM_GREYLIST: {
+		/* spam.greylist: new triplets wait; AUTH'd clients never. */
+		const char	*rcpts[SMTP_MAX_RCPTS];
+		size_t		 i;
+
+		if (s->user != NULL || s->tx->nrcpts == 0)
+			break;
+		for (i = 0; i < s->tx->nrcpts; i++)
+			rcpts[i] = s->tx->rcpts[i].addr;
+		filter_greylist(s->tx->filter, rcpts, s->tx->nrcpts, hdrs, len,
+		    smtp_msg_greyed, s);
+		return;
+	}
 	default:
 		break;
 	}
