@@ -4,13 +4,21 @@
  *
  * Tokens: words (3..24 bytes of letters, digits, 8-bit bytes and
  * "$'-_", lower-cased; longer runs become "sk:" plus their first 7
- * bytes) of the decoded text parts (HTML stripped), of the decoded
- * header fields (prefixed with the field name; fields we add or that
- * are unique per copy -- Received, Return-Path, Delivered-To,
- * Authentication-Results, X-Spam-* -- are skipped, so a lesson is the
- * same whichever copy it came from), and "u:" plus the host of every
- * URI.  A message counts each token once (64-bit FNV-1a hashes, sorted
- * and de-duplicated; at most SPAM_TOK_MAX).
+ * bytes) of the decoded text parts (HTML stripped), with "b:" bigrams
+ * of neighbouring words and "C:" for words in capitals; "h:" words
+ * inside the HTML tags; "p:" words of the body parts' Content-* lines
+ * (the MIME structure); the decoded header fields (words and host
+ * names prefixed with the field name; the Subject with bigrams too).
+ * Fields that are unique per copy or that we add -- Return-Path,
+ * Delivered-To, Authentication-Results, X-Spam-* -- are skipped,
+ * so a lesson is the same whichever copy it came from; so are the
+ * List-* fields (spam_hdr_list).  Received and Message-ID give host
+ * names and addresses only ("r:", "mid:": the name, its parent
+ * domains, an address's /24 and /16; our own hop, present in every
+ * learned copy, is neutral); Message-ID also as its shape and Date
+ * only so ("mid~", "date~": spam_shape).  "u:" plus the host of every URI.  A
+ * message counts each token once (64-bit FNV-1a hashes, sorted and
+ * de-duplicated; at most SPAM_TOK_MAX).
  *
  * Storage: the named database "spam.bayes" in the index environment.
  *   'T' user '\0' hash(8)  -> uint32 { spam, ham } messages with token
@@ -20,7 +28,7 @@
  * identity is SHA-256 of its Message-ID and body, so moving a message
  * into \Junk and back out re-classes it instead of counting it twice.
  *
- * Classification (Gary Robinson's f(w) with s = 0.45, x = 0.5, the 150
+ * Classification (Gary Robinson's f(w) with s = 0.45, x = 0.5, the 200
  * most extreme tokens with |f - 0.5| >= 0.1, Fisher's chi-square on
  * both tails, as SpamBayes does) uses the user's counts once they hold
  * min spam and min ham messages, else the global ones, else nothing.
@@ -50,7 +58,8 @@
 #define SPAM_TOK_LONG	24
 #define SPAM_BAYES_S	0.45
 #define SPAM_BAYES_X	0.5
-#define SPAM_BAYES_N	150
+#define SPAM_BAYES_MINDEV 0.1
+#define SPAM_BAYES_N	200
 #define SPAM_USER_MAX	320
 
 struct spam_cnt {
@@ -92,12 +101,17 @@ spam_tok_char(unsigned char c)
 	    c == '-' || c == '_';
 }
 
+/*
+ * Words of s, each with pfx.  With bigrams (text and Subject) also
+ * "b:" plus the previous word, a space and the word, and "C:" plus the
+ * word when it is written in capitals ("FREE", not "free"/"Free").
+ */
 static void
-spam_words(const char *pfx, const char *s, size_t len, spam_token_fn *fn,
-    void *arg)
+spam_words2(const char *pfx, const char *s, size_t len, bool bigrams,
+    spam_token_fn *fn, void *arg)
 {
-	char	 tok[64];
-	size_t	 i = 0, j, n, k, pl = strlen(pfx);
+	char	 tok[64], prev[SPAM_TOK_LONG + 11], bi[128];
+	size_t	 i = 0, j, n, k, pl = strlen(pfx), tl, prevl = 0;
 
 	while (i < len) {
 		while (i < len && !spam_tok_char((unsigned char)s[i]))
@@ -118,13 +132,116 @@ spam_words(const char *pfx, const char *s, size_t len, spam_token_fn *fn,
 				for (k = 0; k < 7; k++)
 					tok[pl + 3 + k] = (char)tolower(
 					    (unsigned char)s[i + k]);
-				fn(arg, tok, pl + 10);
+				tl = 10;
 			} else {
 				for (k = 0; k < n; k++)
 					tok[pl + k] = (char)tolower(
 					    (unsigned char)s[i + k]);
-				fn(arg, tok, pl + n);
+				tl = n;
 			}
+			fn(arg, tok, pl + tl);
+			if (bigrams && n <= SPAM_TOK_LONG) {
+				for (k = 0; k < n && !islower(
+				    (unsigned char)s[i + k]); k++)
+					;
+				if (k == n && isupper((unsigned char)s[i])) {
+					memcpy(bi, "C:", 2);
+					memcpy(bi + 2, tok + pl, tl);
+					fn(arg, bi, 2 + tl);
+				}
+			}
+			if (bigrams) {
+				if (prevl > 0) {
+					memcpy(bi, "b:", 2);
+					memcpy(bi + 2, prev, prevl);
+					bi[2 + prevl] = ' ';
+					memcpy(bi + 3 + prevl, tok + pl, tl);
+					fn(arg, bi, 3 + prevl + tl);
+				}
+				memcpy(prev, tok + pl, tl);
+				prevl = tl;
+			}
+		}
+		i = j;
+	}
+}
+
+static void
+spam_words(const char *pfx, const char *s, size_t len, spam_token_fn *fn,
+    void *arg)
+{
+	spam_words2(pfx, s, len, false, fn, arg);
+}
+
+static bool
+spam_host_char(unsigned char c)
+{
+	return isalnum(c) || c == '.' || c == '-' || c == '_';
+}
+
+/*
+ * Host names and IPv4 addresses in s: "pfx" plus the whole name and
+ * each parent domain of two labels or more; an address also as its /24
+ * and /16 ("ip:1.2.3", "ip:1.2").
+ */
+static void
+spam_hosts(const char *pfx, const char *s, size_t len, spam_token_fn *fn,
+    void *arg)
+{
+	char	 tok[96];
+	size_t	 i = 0, j, n, k, q, pl = strlen(pfx), dots;
+	bool	 num;
+
+	while (i < len) {
+		while (i < len && !spam_host_char((unsigned char)s[i]))
+			i++;
+		for (j = i; j < len && spam_host_char((unsigned char)s[j]); j++)
+			;
+		while (i < j && (s[i] == '.' || s[i] == '-'))
+			i++;
+		n = j;
+		while (n > i && (s[n - 1] == '.' || s[n - 1] == '-'))
+			n--;
+		for (k = i, dots = 0, num = true; k < n; k++) {
+			if (s[k] == '.')
+				dots++;
+			else if (!isdigit((unsigned char)s[k]))
+				num = false;
+		}
+		if (dots == 0 || n - i < 4 || n - i + pl + 3 > sizeof(tok)) {
+			i = j;
+			continue;
+		}
+		memcpy(tok, pfx, pl);
+		if (num) {
+			if (dots != 3) {
+				i = j;
+				continue;
+			}
+			memcpy(tok + pl, "ip:", 3);
+			memcpy(tok + pl + 3, s + i, n - i);
+			fn(arg, tok, pl + 3 + n - i);
+			for (k = n; k > i && dots > 1; k--)
+				if (s[k - 1] == '.') {
+					fn(arg, tok, pl + 3 + k - 1 - i);
+					dots--;
+				}
+		} else {
+			for (k = 0; k < n - i; k++)
+				tok[pl + k] = (char)tolower(
+				    (unsigned char)s[i + k]);
+			fn(arg, tok, pl + n - i);
+			for (k = i; k < n && dots > 1; k++)
+				if (s[k] == '.') {
+					dots--;
+					memmove(tok + pl, tok + pl + 1 + k - i,
+					    n - k - 1);
+					fn(arg, tok, pl + n - k - 1);
+					/* Restore for the next cut. */
+					for (q = 0; q < n - i; q++)
+						tok[pl + q] = (char)tolower(
+						    (unsigned char)s[i + q]);
+				}
 		}
 		i = j;
 	}
@@ -149,6 +266,103 @@ spam_hdr_skip(const char *name, size_t len)
 	return false;
 }
 
+/* Words inside the HTML tags of the decoded text parts, "h:" prefixed. */
+static void
+spam_html_tags(const struct spam_msg *m, spam_token_fn *fn, void *arg)
+{
+	const char	*s = m->rawbody.data, *end, *lt, *gt;
+
+	if (s == NULL)
+		return;
+	end = s + m->rawbody.len;
+	while ((lt = memchr(s, '<', (size_t)(end - s))) != NULL) {
+		if ((gt = memchr(lt, '>', (size_t)(end - lt))) == NULL)
+			gt = end;
+		if (gt - lt > 1 && (isalpha((unsigned char)lt[1]) ||
+		    lt[1] == '/'))
+			spam_words("h:", lt + 1, (size_t)(gt - lt - 1), fn,
+			    arg);
+		s = gt;
+	}
+}
+
+/*
+ * The MIME structure: header lines of the body parts (Content-Type,
+ * -Transfer-Encoding, -Disposition), "p:" prefixed.
+ */
+static void
+spam_part_hdrs(const struct spam_msg *m, spam_token_fn *fn, void *arg)
+{
+	const char	*s = m->raw + m->hlen, *end = m->raw + m->rawlen, *nl;
+	size_t		 n, cap = 200;
+
+	while (s < end && cap > 0) {
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			nl = end;
+		n = (size_t)(nl - s);
+		if (n > 8 && strncasecmp(s, "content-", 8) == 0) {
+			spam_words("p:", s, n, fn, arg);
+			cap--;
+		}
+		s = nl + 1;
+	}
+}
+
+/*
+ * The shape of a field value: letters as 'a'/'A', digits as '9', runs
+ * of one class kept once, at most 40 bytes ("<9.9@a.a>").  Mailers
+ * write Date and Message-ID each in their own way.
+ */
+static void
+spam_shape(const char *pfx, const char *s, size_t len, spam_token_fn *fn,
+    void *arg)
+{
+	char		 tok[64];
+	size_t		 i, n, pl = strlen(pfx);
+	unsigned char	 c;
+	char		 k;
+
+	memcpy(tok, pfx, pl);
+	n = pl;
+	for (i = 0; i < len && n < pl + 40; i++) {
+		c = (unsigned char)s[i];
+		k = isdigit(c) ? '9' : islower(c) ? 'a' : isupper(c) ? 'A' :
+		    c == ' ' || c == '\t' ? ' ' : (char)c;
+		if (n > pl && tok[n - 1] == k)
+			continue;
+		tok[n++] = k;
+	}
+	fn(arg, tok, n);
+}
+
+static bool
+spam_hdr_is(const struct mime_header_field *f, const char *name)
+{
+	return f->name_len == strlen(name) &&
+	    strncasecmp(f->name, name, f->name_len) == 0;
+}
+
+/*
+ * Mailing-list fields.  A list's spam carries the same dozen of them as
+ * its ham, tokens that all say one thing ("came through list X") and
+ * outvote the body; Received hosts and To still tell the list.
+ */
+static bool
+spam_hdr_list(const char *name, size_t len)
+{
+	static const char *const skip[] = { "list-help", "list-post",
+	    "list-subscribe", "list-unsubscribe", "list-archive",
+	    "errors-to", "x-beenthere", "x-mailman-version", "precedence",
+	    "sender", "list-id" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (len == strlen(skip[i]) && strncasecmp(name, skip[i],
+		    len) == 0)
+			return true;
+	return false;
+}
+
 static void
 spam_tokens_msg(const struct spam_msg *m, spam_token_fn *fn, void *arg)
 {
@@ -161,7 +375,27 @@ spam_tokens_msg(const struct spam_msg *m, spam_token_fn *fn, void *arg)
 
 	mime_header_iter_init(&it, m->hdr, m->hlen);
 	while (mime_header_iter_next(&it, &f)) {
+		if ((spam_hdr_is(&f, "received") ||
+		    spam_hdr_is(&f, "message-id"))) {
+			buf_reset(&u);
+			mime_header_unfold(f.value, f.value_len, &u);
+			spam_hosts(spam_hdr_is(&f, "received") ? "r:" : "mid:",
+			    u.data != NULL ? u.data : "", u.len, fn, arg);
+			if (spam_hdr_is(&f, "message-id"))
+				spam_shape("mid~", u.data != NULL ? u.data :
+				    "", u.len, fn, arg);
+			continue;
+		}
+		if (spam_hdr_is(&f, "date")) {
+			buf_reset(&u);
+			mime_header_unfold(f.value, f.value_len, &u);
+			spam_shape("date~", u.data != NULL ? u.data : "",
+			    u.len, fn, arg);
+			continue;
+		}
 		if (spam_hdr_skip(f.name, f.name_len))
+			continue;
+		if (spam_hdr_list(f.name, f.name_len))
 			continue;
 		n = f.name_len < 12 ? f.name_len : 12;
 		for (i = 0; i < n; i++)
@@ -172,18 +406,24 @@ spam_tokens_msg(const struct spam_msg *m, spam_token_fn *fn, void *arg)
 		buf_reset(&d);
 		mime_header_unfold(f.value, f.value_len, &u);
 		mime_decode_2047(u.data != NULL ? u.data : "", u.len, &d);
-		spam_words(pfx, d.data != NULL ? d.data : "", d.len, fn, arg);
+		spam_words2(pfx, d.data != NULL ? d.data : "", d.len,
+		    spam_hdr_is(&f, "subject"), fn, arg);
+		spam_hosts(pfx, d.data != NULL ? d.data : "", d.len,
+			    fn, arg);
 	}
 	buf_free(&u);
 	buf_free(&d);
-	spam_words("", m->text.data != NULL ? m->text.data : "", m->text.len,
-	    fn, arg);
+	spam_words2("", m->text.data != NULL ? m->text.data : "",
+	    m->text.len, true, fn, arg);
+	spam_html_tags(m, fn, arg);
+	spam_part_hdrs(m, fn, arg);
 	for (i = 0; i < m->nuri; i++) {
 		if ((h = strstr(m->uri[i], "://")) == NULL)
 			continue;
 		h += 3;
 		e = h + strcspn(h, "/?#:");
 		spam_words("u:", h, (size_t)(e - h), fn, arg);
+		spam_hosts("u:", h, (size_t)(e - h), fn, arg);
 	}
 }
 
@@ -604,7 +844,7 @@ spam_bayes_classify_blocking(struct idx *idx, const char *user,
 		p = ps / (ps + ph);
 		p = (SPAM_BAYES_S * SPAM_BAYES_X + (c.spam + c.ham) * p) /
 		    (SPAM_BAYES_S + c.spam + c.ham);
-		if (spam_fabs(p - 0.5) >= 0.1)
+		if (spam_fabs(p - 0.5) >= SPAM_BAYES_MINDEV)
 			f[n++] = p;
 	}
 	idx_read_end(&rd);

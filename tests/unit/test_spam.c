@@ -1,7 +1,8 @@
 /*
  * test_spam.c - spam scoring (filter/spam): built-in symbols, weights
  * and spam.symbols overrides, actions, headers, the rules file format
- * and its errors, Bayes learning, re-classing and classification.
+ * and its errors, Bayes tokens, learning, re-classing and
+ * classification (held-out spam ranks above held-out ham).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -324,6 +325,147 @@ test_bayes(void **state)
 	free(p);
 }
 
+struct toks {
+	struct buf	 b;
+};
+
+static void
+tok_cb(void *arg, const char *tok, size_t len)
+{
+	struct toks	*t = arg;
+
+	buf_append(&t->b, tok, len);
+	buf_putc(&t->b, '|');
+}
+
+static bool
+has_tok(struct toks *t, const char *tok)
+{
+	char	*p;
+	bool	 r;
+
+	buf_putc(&t->b, '\0');
+	t->b.len--;
+	if (asprintf(&p, "|%s|", tok) == -1)
+		abort();
+	r = strstr(t->b.data, p) != NULL ||
+	    strncmp(t->b.data, p + 1, strlen(p + 1)) == 0;
+	free(p);
+	return r;
+}
+
+static void
+test_bayes_tokens(void **state)
+{
+	static const char msg[] =
+	    "Received: from mx.Spammer.example (mx.spammer.example "
+	    "[192.0.2.77])\r\n\tby mail.example.test; Mon, 1 Jan 2024\r\n"
+	    "Message-ID: <abc@bulk.spammer.example>\r\n"
+	    "List-Unsubscribe: <mailto:leave@lists.example>\r\n"
+	    "Subject: =?utf-8?q?Cheap_Meds?=\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\nBuy CHEAP pills now\r\n"
+	    "--b\r\nContent-Type: text/html\r\n\r\n<table bgcolor=red><tr>"
+	    "<td><a href=\"http://www.pills.example/x\">click</a></td></tr>"
+	    "</table>\r\n--b--\r\n";
+	struct toks	 t = { BUF_INIT };
+
+	(void)state;
+	spam_tokens(msg, strlen(msg), tok_cb, &t);
+	/* Words, bigrams and capitals of the text and the Subject. */
+	assert_true(has_tok(&t, "cheap"));
+	assert_true(has_tok(&t, "b:buy cheap"));
+	assert_true(has_tok(&t, "b:cheap pills"));
+	assert_true(has_tok(&t, "C:cheap"));
+	assert_false(has_tok(&t, "C:buy"));
+	assert_true(has_tok(&t, "subject:cheap"));
+	assert_true(has_tok(&t, "b:cheap meds"));
+	/* Received and Message-ID: hosts, parent domains, address nets. */
+	assert_true(has_tok(&t, "r:mx.spammer.example"));
+	assert_true(has_tok(&t, "r:spammer.example"));
+	assert_true(has_tok(&t, "r:ip:192.0.2.77"));
+	assert_true(has_tok(&t, "r:ip:192.0.2"));
+	assert_true(has_tok(&t, "r:ip:192.0"));
+	assert_false(has_tok(&t, "r:from"));
+	assert_true(has_tok(&t, "mid:bulk.spammer.example"));
+	assert_true(has_tok(&t, "mid~<a@a.a.a>"));	/* its shape */
+	/* HTML tags, MIME structure, URI hosts; List-* fields skipped. */
+	assert_true(has_tok(&t, "h:table"));
+	assert_true(has_tok(&t, "h:bgcolor"));
+	assert_true(has_tok(&t, "p:alternative") || has_tok(&t, "p:html"));
+	assert_true(has_tok(&t, "u:www.pills.example"));
+	assert_true(has_tok(&t, "u:pills.example"));
+	assert_false(has_tok(&t, "list-unsubsc:leave"));
+	buf_free(&t.b);
+}
+
+/* A list message: the same list fields on spam and ham; the text tells. */
+static char *
+mklist(int i, bool spam)
+{
+	static const char *const sw[] = { "cheap", "pills", "viagra",
+	    "casino", "winner", "discount", "offer", "guaranteed", "free",
+	    "money", "credit", "loan" };
+	static const char *const hw[] = { "patch", "kernel", "build",
+	    "release", "review", "module", "compile", "branch", "commit",
+	    "merge", "debug", "config" };
+	const char *const *w = spam ? sw : hw;
+	char	*m;
+
+	if (asprintf(&m, "Message-ID: <%d.%d@x.test>\r\n"
+	    "List-Id: dev list <dev.lists.example>\r\n"
+	    "List-Post: <mailto:dev@lists.example>\r\n"
+	    "Subject: [dev] %s %s\r\n\r\n%s %s %s %s and %s %s\r\n"
+	    "--\r\ndev mailing list http://lists.example/listinfo/dev\r\n",
+	    i, spam, w[i % 12], w[(i + 5) % 12], w[(i + 1) % 12],
+	    w[(i + 3) % 12], w[(i + 7) % 12], w[(i + 2) % 12],
+	    w[(i * 7 + 4) % 12], w[(i + 11) % 12]) == -1)
+		abort();
+	return m;
+}
+
+/* Trained on some messages, Bayes ranks unseen spam above unseen ham. */
+static void
+test_bayes_heldout(void **state)
+{
+	char		 dir[] = "/tmp/test_spam.XXXXXX", *p, *m;
+	struct idx	*idx;
+	struct idx_opts	 o = { 0, 0, true };
+	const char	*e = NULL;
+	double		 ps, ph, minspam = 1, maxham = 0;
+	int		 i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&p, "%s/index.lmdb", dir) > 0);
+	assert_int_equal(idx_open_opts_blocking(p, &o, &idx, &e), 0);
+	for (i = 0; i < 24; i++) {
+		m = mklist(i, i % 2 == 0);
+		assert_int_equal(spam_bayes_learn_blocking(idx, NULL, m,
+		    strlen(m), i % 2 == 0, &e), 1);
+		free(m);
+	}
+	for (i = 100; i < 112; i++) {
+		m = mklist(i, true);
+		ps = spam_bayes_classify_blocking(idx, NULL, m, strlen(m), 5);
+		free(m);
+		m = mklist(i, false);
+		ph = spam_bayes_classify_blocking(idx, NULL, m, strlen(m), 5);
+		free(m);
+		assert_true(ps > ph);
+		minspam = ps < minspam ? ps : minspam;
+		maxham = ph > maxham ? ph : maxham;
+	}
+	assert_true(minspam >= 0.9);	/* BAYES_SPAM */
+	assert_true(maxham <= 0.1);	/* BAYES_HAM */
+	idx_close(&idx);
+	assert_true(asprintf(&m, "rm -rf %s", dir) > 0);
+	assert_int_equal(system(m), 0);
+	free(m);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -333,6 +475,8 @@ main(void)
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_bayes),
+		cmocka_unit_test(test_bayes_tokens),
+		cmocka_unit_test(test_bayes_heldout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
