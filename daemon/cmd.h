@@ -5,6 +5,7 @@
  */
 #ifndef CMD_H
 #define CMD_H
+#include <stddef.h>
 
 struct conf;
 
@@ -18,6 +19,11 @@ struct conf;
 struct conf	*cmd_conf_load(const char *file, const char **used_r);
 /* Connect to the control socket at path; -1 with errno set. */
 int		 cmd_ctl_connect(const char *path);
+/* Send all of data (no SIGPIPE); -1 with errno set. */
+int		 cmd_ctl_send(int fd, const void *data, size_t len);
+/* One reply line without its LF, waiting at most timeout seconds; -1 if
+ * the daemon closed or timed out. */
+int		 cmd_ctl_reply(int fd, char *line, size_t size, int timeout);
 #include <sys/types.h>
 
 int	 cmd_deliver(int, char **);	/* postern deliver --to ADDR [--folder F] */

@@ -4,6 +4,7 @@
  * control socket of the running daemon.  Blocking; CLI only.
  */
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <errno.h>
 #include <stdio.h>
@@ -64,4 +65,46 @@ cmd_ctl_connect(const char *path)
 		return -1;
 	}
 	return fd;
+}
+
+int
+cmd_ctl_send(int fd, const void *data, size_t len)
+{
+	const char	*p = data;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+cmd_ctl_reply(int fd, char *line, size_t size, int timeout)
+{
+	struct timeval	 tv = { timeout, 0 };
+	size_t		 len = 0;
+	ssize_t		 n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (len + 1 < size) {
+		n = recv(fd, line + len, 1, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		if (line[len] == '\n') {
+			line[len] = '\0';
+			return 0;
+		}
+		len++;
+	}
+	line[len] = '\0';
+	return 0;
 }

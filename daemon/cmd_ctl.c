@@ -48,7 +48,6 @@
 int
 cmd_ctl_ask(const char *path, const char *req, char **reply_r, pid_t *pid_r)
 {
-	struct sockaddr_un	 sun;
 	struct timeval		 tv = { CMD_CTL_TIMEOUT, 0 };
 	struct ucred		 cred;
 	socklen_t		 credlen = sizeof(cred);
@@ -56,7 +55,7 @@ cmd_ctl_ask(const char *path, const char *req, char **reply_r, pid_t *pid_r)
 	char			 chunk[4096];
 	size_t			 len;
 	ssize_t			 n;
-	int			 fd, saved;
+	int			 fd;
 
 	*reply_r = NULL;
 	if (pid_r != NULL)
@@ -65,21 +64,8 @@ cmd_ctl_ask(const char *path, const char *req, char **reply_r, pid_t *pid_r)
 		errno = ENOENT;
 		return 1;
 	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_lcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
+	if ((fd = cmd_ctl_connect(path)) == -1)
 		return 1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return 1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return 1;
-	}
 	if (pid_r != NULL && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
 	    &credlen) == 0)
 		*pid_r = cred.pid;

@@ -103,81 +103,13 @@ struct cmd_import_out {
 	char		 buf[CMD_IMPORT_BUF];
 };
 
-/* Connect to the control socket; -1 with errno set. */
-static int
-cmd_import_connect(const char *path)
-{
-	struct sockaddr_un	 sun;
-	int			 fd, e;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_lcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-static int
-cmd_import_send(int fd, const void *data, size_t len)
-{
-	const char	*p = data;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* One reply line, without LF; -1 if the daemon closed or timed out. */
-static int
-cmd_import_reply(int fd, char *line, size_t size)
-{
-	struct timeval	 tv = { CMD_IMPORT_TIMEOUT, 0 };
-	size_t		 len = 0;
-	ssize_t		 n;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	while (len + 1 < size) {
-		n = recv(fd, line + len, 1, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		if (line[len] == '\n') {
-			line[len] = '\0';
-			return 0;
-		}
-		len++;
-	}
-	line[len] = '\0';
-	return 0;
-}
-
 /* ---- conversion: the bytes the daemon gets ---- */
 
 static void
 cmd_import_flush(struct cmd_import_out *o)
 {
 	if (o->fd != -1 && o->error == 0 && o->len > 0 &&
-	    cmd_import_send(o->fd, o->buf, o->len) == -1)
+	    cmd_ctl_send(o->fd, o->buf, o->len) == -1)
 		o->error = errno;
 	o->len = 0;
 }
@@ -562,7 +494,7 @@ cmd_import_one(struct cmd_import *im, size_t i, FILE *mfp,
 		rc = 2;
 		goto out;
 	}
-	if ((fd = cmd_import_connect(im->ctl_path)) == -1) {
+	if ((fd = cmd_ctl_connect(im->ctl_path)) == -1) {
 		fprintf(stderr, "postern: cannot reach the daemon at its "
 		    "control socket %s: %s\n", im->ctl_path, strerror(errno));
 		goto out;
@@ -573,7 +505,7 @@ cmd_import_one(struct cmd_import *im, size_t i, FILE *mfp,
 	    im->folder != NULL ? im->folder : "", size);
 	o->fd = fd;
 	/* A refusal may come before the body is read: see the reply. */
-	if (cmd_import_send(fd, req.data, req.len) == -1)
+	if (cmd_ctl_send(fd, req.data, req.len) == -1)
 		o->error = errno;
 	else if (cmd_import_convert(fp, it->off, it->end, im->mbox,
 	    o) == -1) {
@@ -585,7 +517,7 @@ cmd_import_one(struct cmd_import *im, size_t i, FILE *mfp,
 		    cmd_import_name(im, i));
 		goto out;
 	}
-	if (cmd_import_reply(fd, reply, sizeof(reply)) == -1) {
+	if (cmd_ctl_reply(fd, reply, sizeof(reply), CMD_IMPORT_TIMEOUT) == -1) {
 		fprintf(stderr, "postern: the daemon closed the control "
 		    "connection without an answer%s%s: %s may not have been "
 		    "imported\n", o->error ? ": " : "",
@@ -679,7 +611,7 @@ cmd_import(int argc, char **argv)
 		goto out;
 	}
 	/* Refuse early, before a long scan, when nobody answers. */
-	if ((fd = cmd_import_connect(im.ctl_path)) == -1) {
+	if ((fd = cmd_ctl_connect(im.ctl_path)) == -1) {
 		fprintf(stderr, "postern: cannot reach the daemon at its "
 		    "control socket %s: %s (is `postern serve` running? "
 		    "import goes through it)\n", im.ctl_path,

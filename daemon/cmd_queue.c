@@ -36,25 +36,15 @@ cmd_queue_usage(void)
 static int
 cmd_queue_ask(const char *path, const char *req)
 {
-	struct sockaddr_un	 sun;
 	struct timeval		 tv = { CMD_QUEUE_TIMEOUT, 0 };
 	struct buf		 b = BUF_INIT;
 	char			 chunk[4096], *last;
 	ssize_t			 n;
 	int			 fd, rc;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_lcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path) ||
-	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		fprintf(stderr, "postern: bad control socket path %s\n", path);
-		return 1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if ((fd = cmd_ctl_connect(path)) == -1) {
 		fprintf(stderr, "postern: no daemon answers on %s: %s\n", path,
 		    strerror(errno));
-		close(fd);
 		return 1;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

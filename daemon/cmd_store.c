@@ -132,49 +132,6 @@ cmd_read_message(uint64_t limit, struct buf *out)
 }
 
 static int
-cmd_write_all(int fd, const void *data, size_t len)
-{
-	const char	*p = data;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* One reply line, without LF; -1 if the daemon closed or timed out. */
-static int
-cmd_read_reply(int fd, char *line, size_t size)
-{
-	struct timeval	 tv = { CMD_REPLY_TIMEOUT, 0 };
-	size_t		 len = 0;
-	ssize_t		 n;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	while (len + 1 < size) {
-		n = recv(fd, line + len, 1, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		if (line[len] == '\n') {
-			line[len] = '\0';
-			return 0;
-		}
-		len++;
-	}
-	line[len] = '\0';
-	return 0;
-}
-
-static int
 cmd_deliver_usage(void)
 {
 	fprintf(stderr, "usage: postern deliver [-c FILE] --to ADDRESS "
@@ -243,10 +200,10 @@ cmd_deliver(int argc, char **argv)
 	 * A refusal may come before the body is read; then our write fails
 	 * and the reply still waits to be read.
 	 */
-	if (cmd_write_all(fd, req.data, req.len) == -1 ||
-	    cmd_write_all(fd, msg.data, msg.len) == -1)
+	if (cmd_ctl_send(fd, req.data, req.len) == -1 ||
+	    cmd_ctl_send(fd, msg.data, msg.len) == -1)
 		werr = errno;
-	if (cmd_read_reply(fd, reply, sizeof(reply)) == -1) {
+	if (cmd_ctl_reply(fd, reply, sizeof(reply), CMD_REPLY_TIMEOUT) == -1) {
 		fprintf(stderr, "postern: the daemon closed the control "
 		    "connection without an answer%s%s: the message may not "
 		    "have been delivered\n", werr ? ": " : "",

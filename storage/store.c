@@ -566,8 +566,8 @@ store_mailbox_list_free(struct store_mailbox **list, size_t count)
 	xfree(*list);
 }
 
-static void
-store_flag_letters(uint32_t flags, char *out)
+void
+store_flags_to_letters(uint32_t flags, char *out)
 {
 	/* Maildir letters in ASCII order, as Dovecot writes them. */
 	if (flags & IDX_F_DRAFT)
@@ -581,6 +581,24 @@ store_flag_letters(uint32_t flags, char *out)
 	if (flags & IDX_F_DELETED)
 		*out++ = 'T';
 	*out = '\0';
+}
+
+uint32_t
+store_letters_to_flags(const char *letters)
+{
+	uint32_t	 f = 0;
+
+	for (; *letters != '\0'; letters++) {
+		switch (*letters) {
+		case 'D': f |= IDX_F_DRAFT; break;
+		case 'F': f |= IDX_F_FLAGGED; break;
+		case 'R': f |= IDX_F_ANSWERED; break;
+		case 'S': f |= IDX_F_SEEN; break;
+		case 'T': f |= IDX_F_DELETED; break;
+		default: break;		/* keyword letters a-z: not flags */
+		}
+	}
+	return f;
 }
 
 static char *
@@ -626,7 +644,7 @@ store_msg_open_path_blocking(struct store *s, const char *account,
 		r = idx_read_message(rd, mb.id, uid, &msg, error_r);
 	if (r == 1) {
 		base = xstrndup(msg.basename, msg.basename_len);
-		store_flag_letters(msg.flags, letters);
+		store_flags_to_letters(msg.flags, letters);
 	}
 	idx_read_end(&rd);
 	if (r != 1)

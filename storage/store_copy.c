@@ -248,23 +248,6 @@ out:
 
 /* ---- [worker] the Maildir step ---- */
 
-static void
-store_copy_letters(uint32_t flags, char *out)
-{
-	/* Maildir letters in ASCII order, as Dovecot writes them. */
-	if (flags & IDX_F_DRAFT)
-		*out++ = 'D';
-	if (flags & IDX_F_FLAGGED)
-		*out++ = 'F';
-	if (flags & IDX_F_ANSWERED)
-		*out++ = 'R';
-	if (flags & IDX_F_SEEN)
-		*out++ = 'S';
-	if (flags & IDX_F_DELETED)
-		*out++ = 'T';
-	*out = '\0';
-}
-
 static int
 store_copy_fsync_dir(const char *dir)
 {
@@ -387,7 +370,7 @@ store_copy_one(struct store_cjob *j, struct store_cmsg *cm,
 
 	if (stat(src, &st) == -1)
 		return -1;
-	store_copy_letters(cm->flags, letters);
+	store_flags_to_letters(cm->flags, letters);
 	store_copy_kw_letters(ck, cm, letters, sizeof(letters));
 	base = mdir_name_unique();
 	cm->dst_base = xasprintf("%s,S=%llu,W=%llu", base,

@@ -163,7 +163,7 @@ store_rcpt_flags(struct store_dlv_rcpt *rc, const char *flags)
 	rc->letters[nl] = '\0';
 }
 
-static uint64_t
+uint64_t
 store_quota_of(const struct conf *conf, const char *user)
 {
 	const struct conf_account	*a;

@@ -294,52 +294,6 @@ store_mjob_files_done(void *arg)
 
 /* ---- [worker] the Maildir step ---- */
 
-static void
-store_mjob_flag_letters(uint32_t flags, char *out)
-{
-	/* Maildir letters in ASCII order, as Dovecot writes them. */
-	if (flags & IDX_F_DRAFT)
-		*out++ = 'D';
-	if (flags & IDX_F_FLAGGED)
-		*out++ = 'F';
-	if (flags & IDX_F_ANSWERED)
-		*out++ = 'R';
-	if (flags & IDX_F_SEEN)
-		*out++ = 'S';
-	if (flags & IDX_F_DELETED)
-		*out++ = 'T';
-	*out = '\0';
-}
-
-static uint32_t
-store_mjob_letter_flags(const char *letters)
-{
-	uint32_t	 f = 0;
-
-	for (; *letters != '\0'; letters++) {
-		switch (*letters) {
-		case 'D':
-			f |= IDX_F_DRAFT;
-			break;
-		case 'F':
-			f |= IDX_F_FLAGGED;
-			break;
-		case 'R':
-			f |= IDX_F_ANSWERED;
-			break;
-		case 'S':
-			f |= IDX_F_SEEN;
-			break;
-		case 'T':
-			f |= IDX_F_DELETED;
-			break;
-		default:
-			break;
-		}
-	}
-	return f;
-}
-
 /* ---- [worker] Dovecot keyword letters (dovecot-keywords) ---- */
 
 /* Write kw to path: temporary file, fsync, rename over. */
@@ -525,7 +479,7 @@ store_mjob_flag_files(struct store_mjob *j, const char *folder)
 	for (i = 0; i < j->n; i++) {
 		if (j->bases[i] == NULL)
 			continue;
-		store_mjob_flag_letters(j->newflags[i], letters);
+		store_flags_to_letters(j->newflags[i], letters);
 		p = letters + strlen(letters);
 		no = store_mjob_kw_after(j, i, one);
 		for (k = 0; k < no; k++)
@@ -716,7 +670,7 @@ store_sync_files(struct store_mjob *j, const char *folder)
 			continue;
 		}
 		known[ent - list] = true;
-		ff = store_mjob_letter_flags(ent->flags);
+		ff = store_letters_to_flags(ent->flags);
 		if ((ff & ~m.flags) != 0)
 			idx_batch_msg_flags(j->batch, mb.id, m.uid,
 			    IDX_FLAGS_ADD, ff & ~m.flags, NULL, 0, 0);
@@ -743,7 +697,7 @@ store_sync_files(struct store_mjob *j, const char *folder)
 		path = xasprintf("%s/%s/%s", folder, list[i].in_new ? "new" :
 		    "cur", list[i].fname);
 		nm.basename = base;
-		nm.flags = store_mjob_letter_flags(list[i].flags);
+		nm.flags = store_letters_to_flags(list[i].flags);
 		nm.keywords = fk;
 		nm.nkeywords = store_sync_letter_kw(kw, list[i].flags, fk);
 		nm.internaldate = (int64_t)list[i].mtime;
@@ -1286,7 +1240,6 @@ int
 store_mbox_quota(struct store *s, const char *account, uint64_t *used_r,
     uint64_t *limit_r, const char **error_r)
 {
-	const struct conf_account	*a;
 	struct idx_read			*rd;
 	struct idx_usage		 u;
 	char				*user;
@@ -1295,14 +1248,7 @@ store_mbox_quota(struct store *s, const char *account, uint64_t *used_r,
 	*used_r = 0;
 	*limit_r = 0;
 	user = store_user(account);
-	/* The same rule as the delivery check (store_deliver.c). */
-	if (s->conf != NULL && s->conf->quota.enable) {
-		if ((a = conf_find_account(s->conf, user)) != NULL &&
-		    a->quota != 0)
-			*limit_r = a->quota;
-		else
-			*limit_r = s->conf->quota.default_per_user;
-	}
+	*limit_r = store_quota_of(s->conf, user);	/* as delivery checks */
 	if (idx_read_begin(s->idx, &rd, error_r) == -1) {
 		free(user);
 		return -1;

@@ -340,24 +340,6 @@ store_pop_open_files_run(void *arg)
 
 /* ---- open: [serial] index ---- */
 
-static uint32_t
-store_pop_flag_bits(const char *letters)
-{
-	uint32_t	 f = 0;
-
-	for (; *letters != '\0'; letters++) {
-		switch (*letters) {
-		case 'D': f |= IDX_F_DRAFT; break;
-		case 'F': f |= IDX_F_FLAGGED; break;
-		case 'R': f |= IDX_F_ANSWERED; break;
-		case 'S': f |= IDX_F_SEEN; break;
-		case 'T': f |= IDX_F_DELETED; break;
-		default: break;		/* keywords: the IMAP sync's job */
-		}
-	}
-	return f;
-}
-
 struct store_pop_arrival {
 	const struct mdir_entry	*en;
 	size_t			 i;
@@ -443,7 +425,7 @@ store_pop_open_index_run(void *arg)
 			base = xstrndup(en->fname, en->base_len);
 			memset(&nm, 0, sizeof(nm));
 			nm.basename = base;
-			nm.flags = store_pop_flag_bits(en->flags);
+			nm.flags = store_letters_to_flags(en->flags);
 			nm.internaldate = (int64_t)en->mtime;
 			nm.size = j->csize[order[i].i];
 			nm.vsize = en->size;

@@ -65,4 +65,11 @@ void	 store_rescan_mark(struct store *, const char *account,
 	    const char *mailbox);
 /* [loop] Free deliveries never finished (store_close after shutdown). */
 void	 store_deliver_abandon(struct store *);
+/* [any] IMAP system flags <-> Maildir ":2," letters (D F R S T, ASCII
+ * order as Dovecot writes them); out holds at least 6 bytes. */
+void		 store_flags_to_letters(uint32_t flags, char *out);
+uint32_t	 store_letters_to_flags(const char *letters);
+/* [any] The quota of user in bytes (account quota, else the default);
+ * 0 when quotas are off or unlimited. */
+uint64_t	 store_quota_of(const struct conf *, const char *user);
 #endif

@@ -81,51 +81,6 @@ struct store_tool_imsg {
 
 /* ---- helpers ---- */
 
-static uint32_t
-store_tool_letters_flags(const char *letters)
-{
-	uint32_t	 f = 0;
-
-	for (; *letters != '\0'; letters++) {
-		switch (*letters) {
-		case 'D':
-			f |= IDX_F_DRAFT;
-			break;
-		case 'F':
-			f |= IDX_F_FLAGGED;
-			break;
-		case 'R':
-			f |= IDX_F_ANSWERED;
-			break;
-		case 'S':
-			f |= IDX_F_SEEN;
-			break;
-		case 'T':
-			f |= IDX_F_DELETED;
-			break;
-		default:
-			break;
-		}
-	}
-	return f;
-}
-
-static void
-store_tool_flags_letters(uint32_t flags, char *out)
-{
-	if (flags & IDX_F_DRAFT)
-		*out++ = 'D';
-	if (flags & IDX_F_FLAGGED)
-		*out++ = 'F';
-	if (flags & IDX_F_ANSWERED)
-		*out++ = 'R';
-	if (flags & IDX_F_SEEN)
-		*out++ = 'S';
-	if (flags & IDX_F_DELETED)
-		*out++ = 'T';
-	*out = '\0';
-}
-
 static void	store_tool_problem(struct store_tool *, const char *,
 		    const char *, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
@@ -273,7 +228,7 @@ store_tool_add(struct store_tool_folder *f, const struct mdir_entry *e,
 	base = xstrndup(e->fname, e->base_len);
 	memset(&nm, 0, sizeof(nm));
 	nm.basename = base;
-	nm.flags = store_tool_letters_flags(e->flags);
+	nm.flags = store_letters_to_flags(e->flags);
 	nm.keywords = kw;
 	nm.nkeywords = store_tool_file_keywords(f, e, kw);
 	nm.internaldate = (int64_t)e->mtime;	/* Dovecot's INTERNALDATE */
@@ -487,7 +442,7 @@ store_tool_list(struct store_tool *t, const char *user, const char *name,
 	    mb.unseen, mb.highestmodseq);
 	r = idx_iter_messages(rd, mb.id, 1, UINT32_MAX, &it, error_r);
 	while (r == 0 && (r = idx_iter_next_message(it, &m, error_r)) == 1) {
-		store_tool_flags_letters(m.flags, letters);
+		store_flags_to_letters(m.flags, letters);
 		printf("  uid=%" PRIu32 " flags=%s keywords=", m.uid,
 		    letters[0] != '\0' ? letters : "-");
 		sep = 0;
@@ -548,7 +503,7 @@ store_tool_sync(struct store_tool_folder *f, const struct idx_mbox *mb,
 			continue;
 		}
 		im->matched = true;
-		want = store_tool_letters_flags(e->flags);
+		want = store_letters_to_flags(e->flags);
 		if (want == im->flags)
 			continue;
 		if (t->check) {

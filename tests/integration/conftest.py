@@ -10,7 +10,9 @@ status non-zero).  On failure the daemon's log is printed.
 Every config this harness writes sets dns.resolvers to a closed loopback
 port: the machine's resolv.conf points off-host and must never be used.
 """
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -61,6 +63,48 @@ def free_ports(n):
 
 def free_port():
     return free_ports(1)[0]
+
+
+@contextlib.contextmanager
+def dnsmasq(tmp_path, records, local=()):
+    """A dnsmasq on 127.0.0.1 serving records (dnsmasq options such as
+    "--txt-record=name,text" or "--host-record=name,addr"), answering
+    NXDOMAIN for the zones in local; yields its port.  Never the system
+    resolver: every test zone lives here."""
+    exe = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    if not os.path.exists(exe):
+        pytest.fail("dnsmasq missing (dist/deps.sh installs dnsmasq-base)")
+    port = free_port()
+    args = [exe, "--no-daemon", "--port=%d" % port,
+            "--listen-address=127.0.0.1", "--bind-interfaces",
+            "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+            "--pid-file=%s" % (tmp_path / ("dnsmasq-%d.pid" % port))]
+    args += ["--local=/%s/" % z for z in local] + list(records)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            if proc.poll() is not None:
+                pytest.fail("dnsmasq failed: %s" %
+                            proc.stderr.read().decode())
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("dnsmasq not listening on %d" % port)
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def txt_records(recs):
+    """--txt-record options for {name: text} (no shell: no quoting; the
+    texts must hold no comma)."""
+    return ["--txt-record=%s,%s" % (n, t) for n, t in recs.items()]
 
 
 def closed_port():

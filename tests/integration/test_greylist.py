@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, dnsmasq, txt_records
 from test_mailauth import need
 
 
@@ -34,33 +34,12 @@ def msg(subject, mid):
 def dnsbl(tmp_path):
     """dnsmasq on loopback: 127.0.0.1 listed in zen.example.test and
     list.dnswl.test; everything else answered locally (NXDOMAIN)."""
-    need("dnsmasq")
-    port = free_port()
-    args = ["dnsmasq", "--no-daemon", "--port=%d" % port,
-            "--listen-address=127.0.0.1", "--bind-interfaces",
-            "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
-            "--local=/example.test/", "--local=/dnswl.test/",
-            "--local=/example.net/", "--local=/example.org/",
-            "--host-record=1.0.0.127.zen.example.test,127.0.0.2",
-            "--host-record=1.0.0.127.list.dnswl.test,127.0.0.5",
-            "--pid-file=%s" % (tmp_path / "dnsmasq.pid")]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("dnsmasq failed: %s" % proc.stderr.read().decode())
-        s = socket.socket()
-        try:
-            s.connect(("127.0.0.1", port))
-            break
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            s.close()
-    yield port
-    proc.terminate()
-    proc.wait(5)
+    with dnsmasq(tmp_path,
+                 ["--host-record=1.0.0.127.zen.example.test,127.0.0.2",
+                  "--host-record=1.0.0.127.list.dnswl.test,127.0.0.5"],
+                 local=("example.test", "dnswl.test", "example.net",
+                        "example.org")) as port:
+        yield port
 
 
 def accounts(pw_hashes):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, free_port
+from conftest import BIN, ROOT, free_port, dnsmasq, txt_records
 
 SHARED = ROOT.parent / "shared"
 VERIFY = SHARED / "external" / "dkim-verify.py"
@@ -51,8 +51,6 @@ def sender_key(tmp_path):
 @pytest.fixture
 def dns(tmp_path, sender_key):
     """dnsmasq on loopback serving the test zones; yields its port."""
-    need("dnsmasq")
-    port = free_port()
     _, keytxt = sender_key
     recs = {
         "sender.test": "v=spf1 ip4:127.0.0.1 -all",
@@ -61,30 +59,9 @@ def dns(tmp_path, sender_key):
         "_dmarc.sender.test": "v=DMARC1; p=reject",
         "sel._domainkey.sender.test": keytxt,
     }
-    args = ["dnsmasq", "--no-daemon", "--port=%d" % port,
-            "--listen-address=127.0.0.1", "--bind-interfaces",
-            "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
-            "--local=/sender.test/", "--local=/fail.test/",
-            "--pid-file=%s" % (tmp_path / "dnsmasq.pid")]
-    # No shell: quotes would be literal; the texts hold no commas.
-    args += ['--txt-record=%s,%s' % (n, t) for n, t in recs.items()]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("dnsmasq failed: %s" % proc.stderr.read().decode())
-        s = socket.socket()
-        try:
-            s.connect(("127.0.0.1", port))
-            break
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            s.close()
-    yield port
-    proc.terminate()
-    proc.wait(5)
+    with dnsmasq(tmp_path, txt_records(recs),
+                 local=("sender.test", "fail.test")) as port:
+        yield port
 
 
 def accounts(pw_hashes):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, dnsmasq, txt_records
 from test_outbound import (Sink, _submit, _wait_bounce,  # noqa: F401
                            sink_factory)
 
@@ -192,8 +192,6 @@ def test_not_ours_not_signed(make_server, pw_hashes, sink_factory):
 @pytest.fixture
 def dns(tmp_path):
     """dnsmasq on loopback with DMARC policies; yields its port."""
-    need("dnsmasq")
-    port = free_port()
     recs = {
         "sender.test": "v=spf1 ip4:192.0.2.1 -all",
         "_dmarc.sender.test": "v=DMARC1; p=reject",
@@ -202,30 +200,9 @@ def dns(tmp_path):
         "pct.test": "v=spf1 ip4:192.0.2.1 -all",
         "_dmarc.pct.test": "v=DMARC1; p=reject; pct=0",
     }
-    args = ["dnsmasq", "--no-daemon", "--port=%d" % port,
-            "--listen-address=127.0.0.1", "--bind-interfaces",
-            "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
-            "--local=/sender.test/", "--local=/quar.test/",
-            "--local=/pct.test/",
-            "--pid-file=%s" % (tmp_path / "dnsmasq.pid")]
-    args += ['--txt-record=%s,%s' % (n, t) for n, t in recs.items()]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("dnsmasq failed: %s" % proc.stderr.read().decode())
-        s = socket.socket()
-        try:
-            s.connect(("127.0.0.1", port))
-            break
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            s.close()
-    yield port
-    proc.terminate()
-    proc.wait(5)
+    with dnsmasq(tmp_path, txt_records(recs),
+                 local=("sender.test", "quar.test", "pct.test")) as port:
+        yield port
 
 
 def _mx(make_server, pw_hashes, dns, enforce):
