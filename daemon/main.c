@@ -28,7 +28,6 @@
 #include "dkim.h"
 #include "dnsq.h"
 #include "filter.h"
-#include "greet.h"
 #include "http.h"
 #include "imap.h"
 #include "listen.h"
@@ -359,7 +358,7 @@ main_serve(int argc, char **argv)
 	uid_t		 uid;
 	gid_t		 gid;
 	long		 ncpu;
-	int		 svc, rc;
+	int		 rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (main_parse_conf_opts(argc, argv, &file, &dev) == -1 ||
@@ -409,8 +408,6 @@ main_serve(int argc, char **argv)
 		loop_free();
 		return 1;
 	}
-	for (svc = 0; svc < SVC__N; svc++)
-		conn_set_proto((enum conn_svc)svc, greet_proto((enum conn_svc)svc));
 	conn_set_proto(SVC_SMTP, smtp_proto(SVC_SMTP));
 	conn_set_proto(SVC_SUBMISSION, smtp_proto(SVC_SUBMISSION));
 	conn_set_proto(SVC_SUBMISSIONS, smtp_proto(SVC_SUBMISSIONS));
