@@ -40,6 +40,7 @@
 #include "route.h"
 #include "smtp.h"
 #include "smtpc.h"
+#include "smtpc_srs.h"
 #include "store.h"
 #include "work.h"
 #include "xmalloc.h"
@@ -319,6 +320,10 @@ main_gen_build(struct gen *g, char *err, size_t errlen)
 		store_set_conf(sh->store, g->conf);
 	if (sh->queue != NULL)
 		queue_set_conf(sh->queue, g->conf);
+	/* SRS secrets are read here, with the rest of the reload, so the
+	 * first SMTP command after a SIGHUP does no file I/O on the loop. */
+	if (sh->store != NULL)
+		smtpc_srs_init(g->conf);
 	return 0;
 }
 
