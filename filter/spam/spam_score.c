@@ -55,12 +55,18 @@ static const struct spam_def spam_defs[] = {
 	{ "MULTIPLE_FROM",		 3.0 },
 	{ "MISSING_TO",			 2.0 },
 	{ "R_UNDISC_RCPT",		 3.0 },
-	{ "REPLYTO_DOM_NEQ_FROM_DOM",	 1.0 },
+	/* Informational, as in rspamd: mailing lists set Reply-To to
+	 * themselves, so on the SpamAssassin corpus it fires on more ham
+	 * (19 %) than spam (12 %). */
+	{ "REPLYTO_DOM_NEQ_FROM_DOM",	 0.0 },
 	{ "FORGED_HELO_IP",		 3.0 },
 	{ "FORGED_HELO_FQDN",		 3.0 },
 	{ "HELO_BAREIP",		 1.0 },
 	{ "URL_BARE_IP",		 2.5 },
-	{ "MIME_HTML_ONLY",		 0.2 },
+	/* No text alternative: 44 % of spam, 3 % of ham on the SpamAssassin
+	 * corpus.  Alone it decides nothing; beside an unsure Bayes
+	 * verdict (BAYES_SPAM at a third, spam_check.c) it does. */
+	{ "MIME_HTML_ONLY",		 2.0 },
 	{ "MIME_BROKEN",		 1.0 },
 	{ "MISSING_MIME_VERSION",	 2.0 },
 	{ "SUBJ_ALL_CAPS",		 3.0 },
@@ -70,9 +76,8 @@ static const struct spam_def spam_defs[] = {
 	{ "MIME_BAD_EXTENSION",		 4.0 },
 	{ "MIME_DOUBLE_BAD_EXTENSION",	 3.0 },
 	{ "GTUBE",			 1000.0 },
-	/* BAYES_SPAM: times max(0.5, (p - 0.9) / 0.1), so p >= 0.9 alone
-	 * reaches add_header (6) and p = 1 is 12: on the SpamAssassin
-	 * corpus no ham gets p >= 0.9 plus 3 points of heuristics. */
+	/* BAYES_SPAM: times 1/3 .. 1 by p (spam_check.c), so a confident
+	 * p alone reaches add_header (6) and p = 1 is 12. */
 	{ "BAYES_SPAM",			12.0 },
 	{ "BAYES_HAM",			-4.0 },	/* times (0.1 - p) / 0.1 */
 };
