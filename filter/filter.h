@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
 struct gen;
 struct sockaddr;
 struct filter;			/* one transaction's authentication (opaque) */
@@ -54,12 +55,24 @@ struct filter	*filter_new(struct gen *g, enum filter_mode, uint64_t sid,
 typedef void	 filter_done_fn(void *arg, const char *hdrs, size_t len);
 
 /*
+ * [loop] Inbound, before filter_end: the one local account the message
+ * goes to (NULL: none, several, or also remote targets).  Scoring then
+ * uses that account's Bayes counts (once it has trained enough, else
+ * the global ones) and autolearn teaches its set besides the global
+ * one.  The name is copied.
+ */
+void		 filter_set_user(struct filter *, const char *account);
+
+/*
  * [loop] The message is complete in spool_path (CRLF).  add/addlen are
  * the header lines the session will prepend (Date, Message-ID on
  * submission): they are part of what is signed.  done runs later, never
  * from inside this call, and never after filter_free.  Inbound, a
- * forged Authentication-Results field carrying our authserv-id is
- * removed from the spool file (rewritten in place on a worker).
+ * forged Authentication-Results field carrying our authserv-id and,
+ * with spam.enable, the sender's X-Spam and X-Spam-* fields are removed
+ * from the spool file (rewritten on a worker, after DKIM has hashed the
+ * message as received); with spam.bayes.autolearn a message whose score
+ * is conclusive without Bayes is learned (spam_autolearn).
  */
 void		 filter_end(struct filter *, const char *spool_path,
 		    const char *add, size_t addlen, filter_done_fn *done,
@@ -153,4 +166,27 @@ size_t		 filter_hdr_strip_ar(char *hdr, size_t len,
 /* [any] Length of the header section including its blank line, or len
  * when the end was not found. */
 size_t		 filter_hdr_len(const char *msg, size_t len);
+
+/*
+ * [any] Streaming removal of the X-Spam and X-Spam-* fields (each with
+ * its folded lines; names case-insensitive, RFC 5322 3.6.8, with the
+ * obsolete white space before the colon of 4.5) from the top header
+ * section of a message fed in pieces of any size; everything from the
+ * blank line on passes as is.  Only our own prepended X-Spam lines may
+ * reach a mailbox.  A value type; the fields are private to
+ * filter_hdr.c.
+ */
+struct filter_xspam {
+	int		 state;
+	bool		 drop;		/* the current field goes */
+	char		 name[16];	/* a field name not yet decided */
+	size_t		 nlen;
+	uint64_t	 dropped;	/* bytes removed so far */
+};
+void		 filter_xspam_init(struct filter_xspam *);
+/* Append what is kept of p to out (NULL: only count xs->dropped). */
+void		 filter_xspam_feed(struct filter_xspam *, const char *p,
+		    size_t len, struct buf *out);
+/* End of input: a pending line start is kept. */
+void		 filter_xspam_end(struct filter_xspam *, struct buf *out);
 #endif

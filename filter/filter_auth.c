@@ -8,16 +8,30 @@
  *             one DNS answer at a time (spf_eval_step/answer).
  *   end       a worker reads the spool once: DKIM body and header hashes,
  *             the RFC5322.From domain, and a rewrite of the spool when a
- *             forged Authentication-Results names our authserv-id.
+ *             forged Authentication-Results names our authserv-id or
+ *             (spam.enable) the sender wrote X-Spam fields.
  *   loop      TXT lookups of every "<s>._domainkey.<d>" key, in parallel.
  *   worker    dkim_verify_finish (the RSA/Ed25519 verifications).
  *   loop      once SPF is done too: DMARC policy discovery, then one
  *             Authentication-Results field, handed to the session.
  *   worker    spam scoring (filter/spam: heuristics, rules, Bayes), given
  *             the results above; X-Spam-* lines follow the A-R field.
+ *             A conclusive score teaches Bayes (autolearn) in the same
+ *             job, for the global set and the one local account.
  * Submission: one worker job reads the spool (after the session's own
  * header lines), finds the From domain and signs with every selector the
  * keyring holds for it.
+ *
+ * Why a sender's X-Spam fields are cut from the spool rather than
+ * skipped at delivery: the Maildir copies, Sieve (lda), vacation and
+ * reject reports, redirects and the outbound queue all read the spool
+ * by path, so one rewrite keeps every reader, and the spam rules,
+ * agreeing on what the message is; DKIM has already hashed the bytes as
+ * received in the same read, so verification is untouched.  Forwarded
+ * copies lose the fields too: the next hop scores on its own, and
+ * signers do not cover X-Spam fields (RFC 6376 5.4.1's list, which the
+ * usual signers' defaults follow, has none).  The spool is scratch:
+ * every copy is still made durable (fsync) from it before any 250.
  *
  * A timer started at the end of the message bounds every DNS wait
  * (FILTER_WAIT_MS); whatever is still open then is cancelled and counts
@@ -117,6 +131,7 @@ struct filter {
 	char			*error;		/* job failure, for the log */
 	struct buf		 sig;		/* DKIM-Signature fields */
 	bool			 stripped;	/* forged A-R removed */
+	uint64_t		 xspam;		/* bytes of X-Spam fields removed */
 
 	/* DKIM verification. */
 	struct dkim_verify	*dv;
@@ -139,6 +154,7 @@ struct filter {
 	char			*helo;
 	char			*peer_ip;
 	struct idx		*spam_idx;	/* Bayes; NULL: none */
+	char			*user;		/* the one local account, or NULL */
 	struct spam_result	*spam;
 	bool			 spam_done;
 
@@ -244,6 +260,7 @@ filter_destroy(struct filter *f)
 	free(f->virus_text);
 	free(f->helo);
 	free(f->peer_ip);
+	free(f->user);
 	if (f->timer != NULL)
 		event_free(f->timer);
 	buf_free(&f->add);
@@ -302,6 +319,13 @@ filter_new(struct gen *g, enum filter_mode mode, uint64_t sid,
 		filter_spf_step(&f->spf[i]);
 	}
 	return f;
+}
+
+void
+filter_set_user(struct filter *f, const char *account)
+{
+	free(f->user);
+	f->user = account != NULL ? xstrdup(account) : NULL;
 }
 
 void
@@ -598,21 +622,47 @@ filter_key_cb(void *arg, const struct dnsq_result *r)
 	filter_keys_maybe_finish(f);
 }
 
-/* [worker] Copy the rest of fd (from off) after hdr into a new file
- * that replaces path.  -1 leaves path as it was. */
+/* [worker] Write all of p to fd; through xs (X-Spam fields) when set. */
+static int
+filter_write(int fd, const char *p, size_t len, struct filter_xspam *xs,
+    struct buf *tmp)
+{
+	ssize_t	 w;
+	size_t	 i;
+
+	if (xs != NULL) {
+		buf_reset(tmp);
+		filter_xspam_feed(xs, p, len, tmp);
+		p = tmp->data;
+		len = tmp->len;
+	}
+	for (i = 0; i < len; i += (size_t)w) {
+		w = write(fd, p + i, len - i);
+		if (w == -1 && errno == EINTR)
+			w = 0;
+		else if (w <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * [worker] Write hdr, then the rest of fd from off, through xs when not
+ * NULL, into a new file that replaces path.  -1 leaves path as it was.
+ */
 static int
 filter_spool_rewrite(int fd, const char *path, const char *hdr, size_t hlen,
-    off_t off, char *chunk)
+    off_t off, struct filter_xspam *xs, char *chunk)
 {
-	char	*tmp = xasprintf("%s.ar", path);
-	ssize_t	 r = 0, w;
-	size_t	 i;
-	int	 out, rc = -1;
+	struct buf	 tmpb = BUF_INIT;
+	char		*tmp = xasprintf("%s.ar", path);
+	ssize_t		 r = 0;
+	int		 out, rc = -1;
 
 	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1)
 		goto fail;
-	if (write(out, hdr, hlen) != (ssize_t)hlen ||
+	if (filter_write(out, hdr, hlen, xs, &tmpb) == -1 ||
 	    lseek(fd, off, SEEK_SET) != off)
 		goto fail;
 	for (;;) {
@@ -621,15 +671,21 @@ filter_spool_rewrite(int fd, const char *path, const char *hdr, size_t hlen,
 			continue;
 		if (r <= 0)
 			break;
-		for (i = 0; i < (size_t)r; i += (size_t)w)
-			if ((w = write(out, chunk + i, (size_t)r - i)) <= 0)
-				goto fail;
+		if (filter_write(out, chunk, (size_t)r, xs, &tmpb) == -1)
+			goto fail;
 	}
 	if (r == -1)
 		goto fail;
+	if (xs != NULL) {
+		buf_reset(&tmpb);
+		filter_xspam_end(xs, &tmpb);
+		if (filter_write(out, tmpb.data, tmpb.len, NULL, NULL) == -1)
+			goto fail;
+	}
 	rc = close(out);
 	out = -1;
 	if (rc == 0 && (rc = rename(tmp, path)) == 0) {
+		buf_free(&tmpb);
 		free(tmp);
 		return 0;
 	}
@@ -637,25 +693,28 @@ filter_spool_rewrite(int fd, const char *path, const char *hdr, size_t hlen,
 	if (out != -1)
 		close(out);
 	(void)unlink(tmp);
+	buf_free(&tmpb);
 	free(tmp);
 	return -1;
 }
 
 /*
  * [worker] Read the spool once: feed the DKIM verifier, keep the header
- * section, and rewrite the file without forged Authentication-Results.
+ * section, and rewrite the file without forged Authentication-Results
+ * and (spam.enable) without the sender's X-Spam fields.
  */
 static void
 filter_scan_run(void *arg)
 {
-	struct filter	*f = arg;
-	struct buf	 hdr = BUF_INIT;
-	const char	*name;
-	char		*chunk;
-	size_t		 hlen = 0, newlen, i, j, n;
-	ssize_t		 r;
-	int		 fd;
-	bool		 found = false;
+	struct filter		*f = arg;
+	struct filter_xspam	 count, xs;
+	struct buf		 hdr = BUF_INIT;
+	const char		*name;
+	char			*chunk;
+	size_t			 hlen = 0, newlen, i, j, n;
+	ssize_t			 r;
+	int			 fd, rc;
+	bool			 found = false, xspam = f->gen->conf->spam.enable;
 
 	pthread_once(&filter_psl_once, filter_psl_load);
 	f->dv = dkim_verify_new(time(NULL));
@@ -663,6 +722,7 @@ filter_scan_run(void *arg)
 		f->error = xasprintf("open %s: %s", f->spool, strerror(errno));
 		return;
 	}
+	filter_xspam_init(&count);
 	chunk = xmalloc(FILTER_CHUNK);
 	for (;;) {
 		r = read(fd, chunk, FILTER_CHUNK);
@@ -671,6 +731,9 @@ filter_scan_run(void *arg)
 		if (r <= 0)
 			break;
 		dkim_verify_feed(f->dv, chunk, (size_t)r);
+		/* Counts only; a header of any length (no buffering). */
+		if (xspam)
+			filter_xspam_feed(&count, chunk, (size_t)r, NULL);
 		if (found || hdr.len >= DKIM_HEADER_MAX)
 			continue;
 		buf_append(&hdr, chunk, (size_t)r);
@@ -686,16 +749,27 @@ filter_scan_run(void *arg)
 		if (!found)
 			hlen = hdr.len;
 		f->from_domain = filter_hdr_from_domain(hdr.data, hlen);
-		newlen = filter_hdr_strip_ar(hdr.data, hlen, f->authserv);
 		/* RFC 8601 5: delete what claims to be ours. */
-		if (newlen < hlen && found && r == 0) {
-			if (filter_spool_rewrite(fd, f->spool, hdr.data,
-			    newlen, (off_t)hlen, chunk) == 0)
-				f->stripped = true;
+		newlen = found ? filter_hdr_strip_ar(hdr.data, hlen,
+		    f->authserv) : hlen;
+		filter_xspam_init(&xs);
+		if (r == 0 && (newlen < hlen || count.dropped > 0)) {
+			/* The header we hold, then the rest; a header too
+			 * long to hold is streamed from the start. */
+			if (found)
+				rc = filter_spool_rewrite(fd, f->spool,
+				    hdr.data, newlen, (off_t)hlen,
+				    count.dropped > 0 ? &xs : NULL, chunk);
 			else
+				rc = filter_spool_rewrite(fd, f->spool, NULL,
+				    0, 0, &xs, chunk);
+			if (rc == 0) {
+				f->stripped = newlen < hlen;
+				f->xspam = xs.dropped;
+			} else
 				f->error = xasprintf("cannot remove forged "
-				    "Authentication-Results from %s: %s",
-				    f->spool, strerror(errno));
+				    "Authentication-Results or X-Spam fields "
+				    "from %s: %s", f->spool, strerror(errno));
 		}
 	}
 	close(fd);
@@ -738,6 +812,9 @@ filter_scan_done(void *arg)
 		log_info("%016" PRIx64 " filter removed forged "
 		    "Authentication-Results authserv-id=%s", f->sid,
 		    f->authserv);
+	if (f->xspam > 0)
+		log_info("%016" PRIx64 " filter removed sender X-Spam fields "
+		    "bytes=%" PRIu64, f->sid, f->xspam);
 	f->keys_left = f->nkeys;
 	for (i = 0; i < f->nkeys; i++) {
 		if (f->timed_out || dns == NULL) {
@@ -824,6 +901,9 @@ filter_spam_env(const struct filter *f, struct spam_env *env)
 	env->helo = f->helo;
 	env->peer_ip = f->peer_ip;
 	env->our_fqdn = f->authserv;
+	/* One score per message (as Rspamd): per-user counts only when
+	 * the message has one owner. */
+	env->user = f->user;
 	if (sp->eval != NULL && sp->timeout)
 		env->spf = SPAM_SPF_TEMPERROR;
 	else if (sp->eval != NULL)
@@ -884,7 +964,35 @@ filter_spam_env(const struct filter *f, struct spam_env *env)
 		}
 }
 
-/* [worker] Read the spool and score it. */
+/*
+ * [worker] spam.bayes.autolearn: teach Bayes what the score says without
+ * Bayes' help (spam_autolearn), for the global set and the one local
+ * account.  Best effort, as the IMAP learning hook: failures are logged.
+ */
+static void
+filter_autolearn(struct filter *f, const char *msg, size_t len)
+{
+	const char	*e = NULL;
+	double		 s;
+	int		 cls, rc;
+
+	cls = spam_autolearn(f->gen->conf, f->spam, &s);
+	if (cls == 0 || f->spam_idx == NULL)
+		return;
+	rc = spam_bayes_learn_blocking(f->spam_idx, f->user, msg, len,
+	    cls > 0, &e);
+	if (rc == -1)
+		log_warn("%016" PRIx64 " filter autolearn-%s account=%s "
+		    "error=\"%s\"", f->sid, cls > 0 ? "spam" : "ham",
+		    f->user != NULL ? f->user : "-", e != NULL ? e : "failed");
+	else
+		log_info("%016" PRIx64 " filter autolearn-%s account=%s "
+		    "score=%.2f result=%s", f->sid, cls > 0 ? "spam" : "ham",
+		    f->user != NULL ? f->user : "-", s,
+		    rc == 1 ? "learned" : "known");
+}
+
+/* [worker] Read the spool, score it, maybe learn it. */
 static void
 filter_spam_run(void *arg)
 {
@@ -916,6 +1024,9 @@ filter_spam_run(void *arg)
 	f->spam = spam_check_blocking(f->gen->conf, f->spam_idx, &env,
 	    msg.data != NULL ? msg.data : "", msg.len);
 	filter_bl_apply(f);
+	/* Only a message read whole may teach anything. */
+	if (r == 0 && msg.data != NULL)
+		filter_autolearn(f, msg.data, msg.len);
 	buf_free(&msg);
 }
 

@@ -1,14 +1,16 @@
 /*
  * filter_hdr.c - the few RFC 5322 header-section operations mail
  * authentication needs: where the header section ends, the RFC5322.From
- * domain for DMARC (RFC 7489 3.1, 6.6.1), and removing
- * Authentication-Results fields that claim our authserv-id (RFC 8601 5).
+ * domain for DMARC (RFC 7489 3.1, 6.6.1), removing
+ * Authentication-Results fields that claim our authserv-id (RFC 8601 5),
+ * and removing a sender's X-Spam fields in a stream (filter_xspam).
  *
- * Pure functions on bytes; no allocation except the returned domain.
- * [any]
+ * Pure functions on bytes; no allocation except the returned domain and
+ * the caller's output buffer.  [any]
  */
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -218,4 +220,130 @@ filter_hdr_strip_ar(char *hdr, size_t len, const char *authserv_id)
 		off = start;
 	}
 	return len;
+}
+
+/* ---- X-Spam fields, streamed ------------------------------------------ */
+
+enum {
+	XS_BOL = 0,	/* at the start of a header line */
+	XS_CR,		/* a CR at the start of a line: the blank line? */
+	XS_NAME,	/* in a field name that may be X-Spam[-*] */
+	XS_LINE,	/* in a line whose fate is decided (xs->drop) */
+	XS_BODY		/* after the blank line: everything passes */
+};
+
+void
+filter_xspam_init(struct filter_xspam *xs)
+{
+	memset(xs, 0, sizeof(*xs));
+	xs->state = XS_BOL;
+}
+
+static void
+filter_xspam_put(struct filter_xspam *xs, const char *p, size_t n,
+    struct buf *out)
+{
+	if (xs->drop)
+		xs->dropped += n;
+	else if (out != NULL && n > 0)
+		buf_append(out, p, n);
+}
+
+/*
+ * One more byte c of a field name (already in xs->name): -1 undecided,
+ * 0 keep, 1 drop.  "x-spam-" (any field of the family) drops at once,
+ * "x-spam" then optional WSP then ':' drops; anything else keeps.
+ */
+static int
+filter_xspam_name(const struct filter_xspam *xs, char c)
+{
+	static const char	 want[] = "x-spam";
+	size_t			 i = xs->nlen - 1;
+
+	if (i < sizeof(want) - 1)
+		return tolower((unsigned char)c) == want[i] ? -1 : 0;
+	if (i == sizeof(want) - 1 && c == '-')
+		return 1;
+	if (c == ':')
+		return 1;
+	if ((c == ' ' || c == '\t') && xs->nlen < sizeof(xs->name))
+		return -1;
+	return 0;
+}
+
+void
+filter_xspam_feed(struct filter_xspam *xs, const char *p, size_t len,
+    struct buf *out)
+{
+	const char	*nl;
+	size_t		 i = 0, n;
+	int		 d;
+
+	while (i < len) {
+		switch (xs->state) {
+		case XS_BODY:
+			if (out != NULL)
+				buf_append(out, p + i, len - i);
+			return;
+		case XS_BOL:
+			if (p[i] == ' ' || p[i] == '\t') {
+				/* A folded line belongs to the field above. */
+				xs->state = XS_LINE;
+				break;
+			}
+			xs->drop = false;
+			if (p[i] == '\r') {
+				filter_xspam_put(xs, p + i++, 1, out);
+				xs->state = XS_CR;
+			} else if (p[i] == '\n') {
+				filter_xspam_put(xs, p + i++, 1, out);
+				xs->state = XS_BODY;
+			} else {
+				xs->nlen = 0;
+				xs->state = XS_NAME;
+			}
+			break;
+		case XS_CR:
+			/* RFC 5322 2.1: the header ends at an empty line;
+			 * a bare CR (never in our CRLF spool) starts a line
+			 * that is kept. */
+			if (p[i] == '\n') {
+				filter_xspam_put(xs, p + i++, 1, out);
+				xs->state = XS_BODY;
+			} else
+				xs->state = XS_LINE;
+			break;
+		case XS_NAME:
+			xs->name[xs->nlen++] = p[i];
+			d = filter_xspam_name(xs, p[i]);
+			i++;
+			if (d == -1)
+				break;
+			xs->drop = d == 1;
+			filter_xspam_put(xs, xs->name, xs->nlen, out);
+			xs->nlen = 0;
+			xs->state = p[i - 1] == '\n' ? XS_BOL : XS_LINE;
+			break;
+		case XS_LINE:
+			nl = memchr(p + i, '\n', len - i);
+			n = nl != NULL ? (size_t)(nl - (p + i)) + 1 : len - i;
+			filter_xspam_put(xs, p + i, n, out);
+			i += n;
+			if (nl != NULL)
+				xs->state = XS_BOL;
+			break;
+		}
+	}
+}
+
+void
+filter_xspam_end(struct filter_xspam *xs, struct buf *out)
+{
+	if (xs->state == XS_NAME && xs->nlen > 0) {
+		/* A last line cut short: not a complete X-Spam field. */
+		xs->drop = false;
+		filter_xspam_put(xs, xs->name, xs->nlen, out);
+	}
+	xs->nlen = 0;
+	xs->state = XS_BODY;
 }

@@ -9,8 +9,9 @@
  * Pieces: spam_score.c (symbol table, weights, spam.symbols overrides,
  * actions, headers), spam_msg.c (decoded view of the message and the
  * built-in heuristics), spam_rules.c (the PCRE2 rules file),
- * spam_bayes.c (tokens, LMDB counts, chi-square), spam_check.c (one
- * check from start to end, the per-generation rules cache).
+ * spam_bayes.c (tokens, LMDB counts, chi-square), spam_autolearn.c
+ * (which results teach Bayes by themselves), spam_check.c (one check
+ * from start to end, the per-generation rules cache).
  *
  * Threads: *_blocking functions run on workers or in the CLI [worker];
  * the rest is pure code [any].  No function here touches the loop.
@@ -153,6 +154,20 @@ int		 spam_bayes_stats_blocking(struct idx *, const char *user,
  */
 double		 spam_bayes_classify_blocking(struct idx *, const char *user,
 		    const char *msg, size_t len, unsigned min);
+
+/* ---- autolearn (spam_autolearn.c) ------------------------------------- */
+
+#define SPAM_AUTOLEARN_SPAM	15.0	/* spam bound when reject is off */
+#define SPAM_AUTOLEARN_HAM	(-2.0)	/* ham bound (why: spam_autolearn.c) */
+
+/*
+ * [any] Should the scored result r teach Bayes by itself (conf's
+ * spam.bayes.enable and .autolearn)?  1 spam, -1 ham, 0 no.  The score
+ * without BAYES_SPAM/BAYES_HAM, which is what is compared, goes to
+ * *score_r (may be NULL).
+ */
+int		 spam_autolearn(const struct conf *, const struct spam_result *r,
+		    double *score_r);
 
 /* ---- DNSBL / DNSWL (spam_dnsbl.c) ------------------------------------- */
 

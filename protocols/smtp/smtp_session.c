@@ -908,6 +908,32 @@ smtp_msg_authed(void *arg, const char *hdrs, size_t len)
 	smtp_log_hdrs_len = 0;
 }
 
+/*
+ * The one account every copy of the message goes to (after aliases),
+ * or NULL when there are several, none, or remote targets as well: a
+ * message gets one score for all its copies, so a user's own Bayes
+ * counts may only decide it when the message is theirs alone.
+ */
+static const char *
+smtp_single_account(const struct smtp_tx *tx)
+{
+	const char	*one = NULL;
+	size_t		 i, j;
+
+	for (i = 0; i < tx->nrcpts; i++) {
+		if (tx->rcpts[i].nremote > 0)
+			return NULL;
+		for (j = 0; j < tx->rcpts[i].route.nlocal; j++) {
+			if (one == NULL)
+				one = tx->rcpts[i].route.local[j].name;
+			else if (strcasecmp(one,
+			    tx->rcpts[i].route.local[j].name) != 0)
+				return NULL;
+		}
+	}
+	return one;
+}
+
 /* The message is complete (DATA "." or BDAT LAST). */
 static void
 smtp_msg_end(struct smtp_session *s)
@@ -951,6 +977,8 @@ smtp_msg_end(struct smtp_session *s)
 		/* Authentication headers first; smtp_msg_filtered goes on. */
 		smtp_enter(s, SMTP_S_BUSY);
 		conn_read_enable(s->c, false);
+		if (!smtp_is_submission(s))
+			filter_set_user(tx->filter, smtp_single_account(tx));
 		filter_end(tx->filter, store_msg_path(tx->msg), add.data,
 		    add.len, smtp_msg_authed, s);
 		buf_free(&add);
