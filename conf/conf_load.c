@@ -373,6 +373,23 @@ conf_chk_domain(struct conf_load_ctx *x, const config_setting_t *s,
 	return 0;
 }
 
+/* A spam.dnsbl entry: a zone, or "zone:wl" for an allowlist. */
+static int
+conf_chk_dnsbl(struct conf_load_ctx *x, const config_setting_t *s,
+    const char *path, char *v)
+{
+	size_t		 n = strlen(v);
+	int		 rc;
+
+	str_lower(v);
+	if (n < 3 || strcmp(v + n - 3, ":wl") != 0)
+		return conf_chk_domain(x, s, path, v);
+	v[n - 3] = '\0';
+	rc = conf_chk_domain(x, s, path, v);
+	v[n - 3] = ':';
+	return rc;
+}
+
 static int
 conf_chk_local_domain(struct conf_load_ctx *x, const config_setting_t *s,
     const char *path, char *v)
@@ -1460,7 +1477,7 @@ static const struct conf_opt conf_tab_spam[] = {
 	FN("actions", conf_fn_spam_actions),
 	FN("symbols", conf_fn_symbols),
 	STRN(struct conf, "rules_file", spam.rules_file, conf_chk_abspath),
-	LIST(struct conf, "dnsbl", spam.dnsbl, conf_chk_domain),
+	LIST(struct conf, "dnsbl", spam.dnsbl, conf_chk_dnsbl),
 	GROUP("bayes", conf_tab_bayes),
 	GROUP("greylist", conf_tab_greylist),
 	END

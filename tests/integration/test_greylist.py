@@ -32,11 +32,13 @@ def msg(subject, mid):
 
 @pytest.fixture
 def dnsbl(tmp_path):
-    """dnsmasq on loopback: 127.0.0.1 listed in zen.example.test and
-    list.dnswl.test; everything else answered locally (NXDOMAIN)."""
+    """dnsmasq on loopback: 127.0.0.1 listed in zen.example.test,
+    list.dnswl.test and good.example.test; everything else answered
+    locally (NXDOMAIN)."""
     with dnsmasq(tmp_path,
                  ["--host-record=1.0.0.127.zen.example.test,127.0.0.2",
-                  "--host-record=1.0.0.127.list.dnswl.test,127.0.0.5"],
+                  "--host-record=1.0.0.127.list.dnswl.test,127.0.0.5",
+                  "--host-record=1.0.0.127.good.example.test,127.0.10.3"],
                  local=("example.test", "dnswl.test", "example.net",
                         "example.org")) as port:
         yield port
@@ -129,7 +131,8 @@ def rbl(make_server, pw_hashes, dnsbl):
         conf={"accounts": accounts(pw_hashes),
               "dns": {"resolvers": ["127.0.0.1:%d" % dnsbl]},
               "spam": {"dnsbl": ["zen.example.test", "list.dnswl.test",
-                                 "nolist.example.test"],
+                                 "nolist.example.test",
+                                 "good.example.test:wl"],
                        "symbols": [{"name": "RBL_ZEN_EXAMPLE_TEST",
                                     "weight": 2.5}],
                        "actions": {"reject": 50.0, "add_header": 20.0,
@@ -148,6 +151,11 @@ def test_dnsbl_symbols(rbl):
     assert m, res
     assert float(m.group(1)) < 0               # an allowlist lowers it
     assert "NOLIST" not in res                 # NXDOMAIN: no symbol
+    # "zone:wl": an allowlist by configuration, listings in 127.0/16.
+    m = re.search(r"RBL_GOOD_EXAMPLE_TEST\(([-0-9.]+)\)\[127\.0\.10\.3\]",
+                  res)
+    assert m, res
+    assert float(m.group(1)) < 0
     syms = [float(x) for x in re.findall(r"[A-Z0-9_]+\(([-0-9.]+)\)", res)]
     score = float(re.search(r"score=([-0-9.]+)", res).group(1))
     assert abs(score - sum(syms)) < 0.05

@@ -281,6 +281,13 @@ static const struct bad_case bad_cases[] = {
 	      ":4: relay.port: must be between 1 and 65535",
 	      ":5: queue.lifetime: must be at least 1",
 	      ":6: limits.imap_timeout: expected an integer" } },
+	{ "dnsbl zones",
+	    BASE "spam = { dnsbl = [ \"ok.example:wl\", \"bad_zone:wl\", "
+	    "\"x..y\" ]; };\n",
+	    { ":3: spam.dnsbl[1]: invalid domain \"bad_zone\": invalid "
+	      "character in domain",
+	      ":3: spam.dnsbl[2]: invalid domain \"x..y\": empty label in "
+	      "domain" } },
 	{ "outbound",
 	    BASE "outbound = { tls_session_tickets = \"no\"; "
 	    "tls_session_ticket = false; };\n",
@@ -539,7 +546,7 @@ static const char full_conf[] =
     "  symbols = ( { name = \"FORGED_RECIPIENTS\"; weight = 0.0; },\n"
     "              { name = \"R_SPF_FAIL\"; weight = 2; } );\n"
     "  rules_file = \"/etc/postern/rules.conf\";\n"
-    "  dnsbl = [ \"zen.spamhaus.org\" ];\n"
+    "  dnsbl = [ \"zen.spamhaus.org\", \"List.DNSWL.example:WL\" ];\n"
     "  bayes = { enable = false; autolearn = false; };\n"
     "  greylist = { enable = true; delay = 120; };\n"
     "};\n"
@@ -689,7 +696,8 @@ test_full_config(void **state)
 	assert_true(c->spam.symbols[0].weight == 0.0);
 	assert_true(c->spam.symbols[1].weight == 2.0);
 	assert_string_equal(c->spam.rules_file, "/etc/postern/rules.conf");
-	assert_list(&c->spam.dnsbl, LIST("zen.spamhaus.org"));
+	assert_list(&c->spam.dnsbl, LIST("zen.spamhaus.org",
+	    "list.dnswl.example:wl"));
 	assert_false(c->spam.bayes_enable);
 	assert_false(c->spam.bayes_autolearn);
 	assert_true(c->spam.greylist_enable);
