@@ -63,6 +63,10 @@ typedef void	 filter_done_fn(void *arg, const char *hdrs, size_t len);
  */
 void		 filter_set_user(struct filter *, const char *account);
 
+/* [loop] After filter_end's callback: the client is listed in a
+ * spam.dnsbl allowlist (DNSWL), so greylisting skips it. */
+bool		 filter_allowlisted(const struct filter *);
+
 /*
  * [loop] The message is complete in spool_path (CRLF).  add/addlen are
  * the header lines the session will prepend (Date, Message-ID on

@@ -525,6 +525,18 @@ filter_bl_start(struct filter *f, const struct sockaddr *peer)
 	}
 }
 
+bool
+filter_allowlisted(const struct filter *f)
+{
+	size_t	 i;
+
+	for (i = 0; f != NULL && i < f->nbl; i++)
+		if (f->bl[i].answer != NULL &&
+		    spam_dnsbl_allowlist(f->bl[i].entry))
+			return true;
+	return false;
+}
+
 /* [worker] The listings found, as symbols of f->spam. */
 static void
 filter_bl_apply(struct filter *f)

@@ -183,6 +183,8 @@ int		 spam_autolearn(const struct conf *, const struct spam_result *r,
  */
 int		 spam_dnsbl_zone(const char *entry, char *zone, size_t zsize,
 		    char *sym, size_t symsize, double *weight_r);
+/* [any] True if the entry names an allowlist. */
+bool		 spam_dnsbl_allowlist(const char *entry);
 /* [any] True if an A answer a (network order) means "listed" for the
  * entry: 127.0.0.0/24 for a blocklist, 127.0.0.0/16 for an allowlist. */
 bool		 spam_dnsbl_listed(const char *entry, uint32_t a);

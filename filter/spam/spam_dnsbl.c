@@ -40,6 +40,12 @@ spam_dnsbl_is_wl(const char *entry, size_t *zlen_r)
 	return wl;
 }
 
+bool
+spam_dnsbl_allowlist(const char *entry)
+{
+	return spam_dnsbl_is_wl(entry, NULL);
+}
+
 int
 spam_dnsbl_zone(const char *entry, char *zone, size_t zsize, char *sym,
     size_t symsize, double *weight_r)

@@ -873,11 +873,13 @@ smtp_msg_filtered(void *arg, const char *hdrs, size_t len)
 		s->tx->junk = true;
 		break;
 	case SPAM_GREYLIST: {
-		/* spam.greylist: new triplets wait; AUTH'd clients never. */
+		/* spam.greylist: new triplets wait; AUTH'd clients and
+		 * clients on an allowlist (DNSWL) never. */
 		const char	*rcpts[SMTP_MAX_RCPTS];
 		size_t		 i;
 
-		if (s->user != NULL || s->tx->nrcpts == 0)
+		if (s->user != NULL || s->tx->nrcpts == 0 ||
+		    filter_allowlisted(s->tx->filter))
 			break;
 		for (i = 0; i < s->tx->nrcpts; i++)
 			rcpts[i] = s->tx->rcpts[i].addr;

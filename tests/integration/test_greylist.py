@@ -116,6 +116,34 @@ def test_greylist_then_retry(grey):
     assert e.value.smtp_code == 451
 
 
+def test_allowlisted_client_not_greylisted(make_server, pw_hashes, dnsbl,
+                                           tmp_path):
+    """A client on a DNSWL skips greylisting whatever it scores."""
+    rules = tmp_path / "rules.conf"
+    rules.write_text("header TEST_GREY Subject /greyme/i 9\n")
+    base = {"accounts": accounts(pw_hashes),
+            "dns": {"resolvers": ["127.0.0.1:%d" % dnsbl]},
+            "spam": {"rules_file": str(rules),
+                     "actions": {"reject": 50.0, "add_header": 20.0,
+                                 "greylist": 4.0},
+                     "greylist": {"enable": True, "delay": 300}}}
+    # Control: the same server without the allowlist defers.
+    srv = make_server(services=["smtp"], conf=base)
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send(srv, msg("greyme", "w0"))
+    assert e.value.smtp_code == 451
+    srv.stop()
+    base["spam"]["dnsbl"] = ["good.example.test:wl"]
+    srv = make_server(services=["smtp"], conf=base)
+    send(srv, msg("greyme", "w1"))          # 9 - 3 = 6 >= 4, not deferred
+    got = delivered(srv, "bob@example.test", 1)
+    assert len(got) == 1
+    res = spam_result(got[0])
+    assert "TEST_GREY" in res and "RBL_GOOD_EXAMPLE_TEST" in res, res
+    assert "greylist" in res, res           # the action it would have had
+    assert "deferred" not in srv.log()
+
+
 def test_below_greylist_score_not_deferred(grey):
     send(grey, msg("lunch", "c1"), rcpt="dave@example.test",
          sender="eve@example.org")
