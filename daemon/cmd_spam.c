@@ -7,7 +7,11 @@
  *       With --user the lesson goes to that account and the global set,
  *       else to the global set only.  Prints learned/known counts.
  *   postern spam stats [-c FILE] [--user ADDR]
- *       messages learned (spam, ham) and distinct global tokens.
+ *       messages learned (spam, ham), distinct global tokens and the
+ *       tokenizer version of the data.
+ *   postern spam reset [-c FILE]
+ *       forgets everything Bayes learned (every user's and the global
+ *       set): after a tokenizer version change, or to start over.
  *   postern spam score [-c FILE] [--user ADDR] [--bayes-min N]
  *       [--no-bayes] [-v] PATH...
  *       scores files offline as the MX would with no network checks
@@ -63,6 +67,7 @@ cmd_spam_usage(void)
 	fprintf(stderr, "usage: postern spam learn-spam|learn-ham [-c FILE] "
 	    "[--user ADDR] PATH...\n"
 	    "       postern spam stats [-c FILE] [--user ADDR]\n"
+	    "       postern spam reset [-c FILE]\n"
 	    "       postern spam score [-c FILE] [--user ADDR] "
 	    "[--bayes-min N] [--no-bayes] [-v] PATH...\n");
 	return 2;
@@ -192,6 +197,7 @@ cmd_spam(int argc, char **argv)
 	const char		*file = NULL, *e = NULL;
 	char			*ipath;
 	uint64_t		 ns, nh, nt;
+	unsigned		 ver = 0;
 	int			 ch, i, rc = 0;
 
 	memset(&c, 0, sizeof(c));
@@ -200,7 +206,7 @@ cmd_spam(int argc, char **argv)
 	c.verb = argv[1];
 	if (strcmp(c.verb, "learn-spam") != 0 &&
 	    strcmp(c.verb, "learn-ham") != 0 && strcmp(c.verb, "stats") != 0 &&
-	    strcmp(c.verb, "score") != 0)
+	    strcmp(c.verb, "score") != 0 && strcmp(c.verb, "reset") != 0)
 		return cmd_spam_usage();
 	argc--;
 	argv++;
@@ -226,7 +232,8 @@ cmd_spam(int argc, char **argv)
 			return cmd_spam_usage();
 		}
 	}
-	if (optind == argc && strcmp(c.verb, "stats") != 0)
+	if ((optind == argc) != (strcmp(c.verb, "stats") == 0 ||
+	    strcmp(c.verb, "reset") == 0))
 		return cmd_spam_usage();
 	if ((c.conf = cmd_conf_load(file, NULL)) == NULL)
 		return 1;
@@ -249,14 +256,21 @@ cmd_spam(int argc, char **argv)
 	free(ipath);
 	if (strcmp(c.verb, "stats") == 0) {
 		if (spam_bayes_stats_blocking(c.idx, c.user, &ns, &nh, &nt,
-		    &e) == -1) {
+		    &ver, &e) == -1) {
 			fprintf(stderr, "postern spam: %s\n", e);
 			rc = 1;
 		} else
 			printf("user: %s\nspam: %llu\nham: %llu\ntokens: %llu\n"
-			    "min: %d\n", c.user != NULL ? c.user : "(global)",
-			    (unsigned long long)ns, (unsigned long long)nh,
-			    (unsigned long long)nt, SPAM_BAYES_MIN);
+			    "min: %d\nversion: %u\n", c.user != NULL ? c.user :
+			    "(global)", (unsigned long long)ns,
+			    (unsigned long long)nh, (unsigned long long)nt,
+			    SPAM_BAYES_MIN, ver);
+	} else if (strcmp(c.verb, "reset") == 0) {
+		if (spam_bayes_reset_blocking(c.idx, &e) == -1) {
+			fprintf(stderr, "postern spam: %s\n", e);
+			rc = 1;
+		} else
+			printf("Bayes data removed\n");
 	} else {
 		for (i = optind; i < argc; i++)
 			cmd_spam_path(&c, argv[i], 0);

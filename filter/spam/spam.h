@@ -143,14 +143,20 @@ int		 spam_bayes_learn_blocking(struct idx *, const char *user,
 		    const char *msg, size_t len, bool spam,
 		    const char **error_r);
 /* [worker] Trained message counts and token count for user (NULL
- * global; tokens are counted for the global set only). */
+ * global; tokens are counted for the global set only); the tokenizer
+ * version the data was made with in *version_r (0: none recorded; may
+ * be NULL). */
 int		 spam_bayes_stats_blocking(struct idx *, const char *user,
 		    uint64_t *nspam_r, uint64_t *nham_r, uint64_t *ntokens_r,
-		    const char **error_r);
+		    unsigned *version_r, const char **error_r);
+/* [worker] Forget everything learned, every user's and the global set
+ * (needed after a tokenizer version change). */
+int		 spam_bayes_reset_blocking(struct idx *, const char **error_r);
 /*
  * [worker] Probability (0..1) that msg is spam, or -1 when fewer than
  * min spam or min ham messages were learned (user's counts, else the
- * global ones) or on error.
+ * global ones), when the data is from another tokenizer version, or on
+ * error.
  */
 double		 spam_bayes_classify_blocking(struct idx *, const char *user,
 		    const char *msg, size_t len, unsigned min);

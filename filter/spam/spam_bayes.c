@@ -24,7 +24,11 @@
  *   'T' user '\0' hash(8)  -> uint32 { spam, ham } messages with token
  *   'N' user               -> uint32 { spam, ham } messages learned
  *   'S' user '\0' sha256   -> 's' or 'h': this message was learned so
- * The user "" is the global set every lesson also goes to.  The message
+ *   'V'                    -> uint32 SPAM_BAYES_VERSION of the tokens
+ * The user "" is the global set every lesson also goes to.  Counts made
+ * by another tokenizer version mean nothing to this one: such a set is
+ * not used (classify gives -1, learning fails) until `postern spam
+ * reset` empties it.  A set with no 'V' predates it and is current.  The message
  * identity is SHA-256 of its Message-ID and body, so moving a message
  * into \Junk and back out re-classes it instead of counting it twice.
  *
@@ -72,6 +76,7 @@
 #define SPAM_BAYES_LEAN	0.05	/* how far the mean log-odds can move p */
 #define SPAM_BAYES_LEAN_AT 0.2	/* mean log-odds that leaves p alone */
 #define SPAM_USER_MAX	320
+#define SPAM_BAYES_VERSION 2	/* bump whenever the tokens change */
 
 struct spam_cnt {
 	uint32_t	 spam, ham;
@@ -552,6 +557,28 @@ spam_cnt_move(struct spam_cnt *c, int prev, bool spam)
 		c->ham++;
 }
 
+/* ---- format version ---------------------------------------------------- */
+
+/* The stored version (0: none recorded). */
+static uint32_t
+spam_version_get(MDB_txn *txn, MDB_dbi dbi)
+{
+	MDB_val		 key = { 1, (void *)(uintptr_t)"V" }, val;
+	uint32_t	 v = 0;
+
+	if (mdb_get(txn, dbi, &key, &val) == 0 && val.mv_size == sizeof(v))
+		memcpy(&v, val.mv_data, sizeof(v));
+	return v;
+}
+
+static bool
+spam_version_ok(MDB_txn *txn, MDB_dbi dbi)
+{
+	uint32_t	 v = spam_version_get(txn, dbi);
+
+	return v == 0 || v == SPAM_BAYES_VERSION;
+}
+
 /* ---- learning --------------------------------------------------------- */
 
 struct spam_learn {
@@ -610,9 +637,21 @@ static int
 spam_learn_txn(MDB_txn *txn, void *arg, const char **error_r)
 {
 	struct spam_learn	*l = arg;
+	MDB_val			 key = { 1, (void *)(uintptr_t)"V" }, val;
+	uint32_t		 v = SPAM_BAYES_VERSION;
 	int			 rc;
 
 	l->learned = 0;
+	if (!spam_version_ok(txn, l->dbi)) {
+		*error_r = "Bayes data from another tokenizer version: run "
+		    "'postern spam reset', then train again";
+		return -1;
+	}
+	val.mv_size = sizeof(v);
+	val.mv_data = &v;
+	if (spam_version_get(txn, l->dbi) == 0 &&
+	    (rc = mdb_put(txn, l->dbi, &key, &val, 0)) != 0)
+		goto fail;
 	if (l->user != NULL && l->user[0] != '\0' &&
 	    (rc = spam_learn_scope(txn, l, l->user)) != 0)
 		goto fail;
@@ -673,12 +712,37 @@ spam_bayes_learn_blocking(struct idx *idx, const char *user, const char *msg,
 	return rc == -1 ? -1 : l.learned;
 }
 
+static int
+spam_reset_txn(MDB_txn *txn, void *arg, const char **error_r)
+{
+	int	 rc;
+
+	if ((rc = mdb_drop(txn, *(MDB_dbi *)arg, 0)) != 0) {
+		if (rc == MDB_MAP_FULL)
+			return rc;
+		*error_r = mdb_strerror(rc);
+		return -1;
+	}
+	return 0;
+}
+
+int
+spam_bayes_reset_blocking(struct idx *idx, const char **error_r)
+{
+	MDB_dbi	 dbi;
+
+	if (spam_dbi_get(idx, &dbi, error_r) == -1)
+		return -1;
+	return idx_env_write_blocking(idx, spam_reset_txn, &dbi, error_r) ==
+	    -1 ? -1 : 0;
+}
+
 /* ---- reading ---------------------------------------------------------- */
 
 int
 spam_bayes_stats_blocking(struct idx *idx, const char *user,
     uint64_t *nspam_r, uint64_t *nham_r, uint64_t *ntokens_r,
-    const char **error_r)
+    unsigned *version_r, const char **error_r)
 {
 	struct idx_read	*rd;
 	MDB_cursor	*cur;
@@ -695,6 +759,8 @@ spam_bayes_stats_blocking(struct idx *idx, const char *user,
 	    idx_read_begin(idx, &rd, error_r) == -1)
 		return -1;
 	txn = idx_read_txn(rd);
+	if (version_r != NULL)
+		*version_r = spam_version_get(txn, dbi);
 	klen = spam_key(k, 'N', user, NULL, 0);
 	spam_cnt_get(txn, dbi, k, klen, &c);
 	*nspam_r = c.spam;
@@ -837,6 +903,10 @@ spam_bayes_classify_blocking(struct idx *idx, const char *user,
 	    idx_read_begin(idx, &rd, &e) == -1)
 		return -1;
 	txn = idx_read_txn(rd);
+	if (!spam_version_ok(txn, dbi)) {
+		idx_read_end(&rd);
+		return -1;
+	}
 	if (user != NULL && user[0] != '\0') {
 		klen = spam_key(k, 'N', user, NULL, 0);
 		spam_cnt_get(txn, dbi, k, klen, &tot);

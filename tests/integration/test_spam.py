@@ -8,6 +8,7 @@ need the SMTP session / lda to consult filter_spam_verdict() and
 spam_hdr_score(); those tests are xfail until that wiring lands.
 """
 import imaplib
+import re
 import smtplib
 import subprocess
 import time
@@ -184,3 +185,22 @@ def test_cli_learn_and_score(srv, tmp_path):
     out = subprocess.run([BIN, "spam", "learn-spam"], capture_output=True,
                          text=True, timeout=30)
     assert out.returncode == 2
+
+
+def test_cli_stats_and_reset(srv, tmp_path):
+    spam = tmp_path / "r.eml"
+    spam.write_bytes(b"Subject: reset me\r\n\r\nsome words\r\n")
+    conf = ["-c", str(srv.conf_path)]
+
+    def run(*args):
+        return subprocess.run([BIN, "spam"] + list(args), capture_output=True,
+                              text=True, timeout=30)
+    assert run("learn-spam", *conf, str(spam)).returncode == 0
+    out = run("stats", *conf)
+    assert out.returncode == 0 and "version: 2" in out.stdout, out
+    assert int(re.search(r"spam: (\d+)", out.stdout).group(1)) >= 1
+    out = run("reset", *conf)
+    assert out.returncode == 0, out
+    out = run("stats", *conf)
+    assert "spam: 0\nham: 0\ntokens: 0" in out.stdout, out
+    assert run("reset", *conf, str(spam)).returncode == 2   # no paths

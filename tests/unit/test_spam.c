@@ -258,6 +258,18 @@ mkmsg(int i, bool spam)
 	return m;
 }
 
+/* As if another tokenizer version had made the data. */
+static int
+put_version(MDB_txn *txn, void *arg, const char **error_r)
+{
+	uint32_t	 v = 1;
+	MDB_val		 key = { 1, (void *)(uintptr_t)"V" };
+	MDB_val		 val = { sizeof(v), &v };
+
+	(void)error_r;
+	return mdb_put(txn, *(MDB_dbi *)arg, &key, &val, 0) == 0 ? 0 : -1;
+}
+
 static void
 test_bayes(void **state)
 {
@@ -265,6 +277,8 @@ test_bayes(void **state)
 	struct idx	*idx;
 	struct idx_opts	 o = { 0, 0, true };
 	const char	*e = NULL;
+	MDB_dbi		 dbi;
+	unsigned	 ver = 0;
 	uint64_t	 ns, nh, nt;
 	double		 pr;
 	int		 i;
@@ -290,12 +304,13 @@ test_bayes(void **state)
 	assert_int_equal(spam_bayes_learn_blocking(idx, NULL, m, strlen(m),
 	    false, &e), 0);
 	assert_int_equal(spam_bayes_stats_blocking(idx, NULL, &ns, &nh, &nt,
-	    &e), 0);
+	    &ver, &e), 0);
 	assert_int_equal(ns, 5);
 	assert_int_equal(nh, 5);
 	assert_true(nt > 10);
+	assert_int_equal(ver, 2);	/* recorded at the first lesson */
 	assert_int_equal(spam_bayes_stats_blocking(idx, "u@x.test", &ns, &nh,
-	    &nt, &e), 0);
+	    &nt, NULL, &e), 0);
 	assert_int_equal(ns, 5);
 	assert_int_equal(nh, 0);
 	free(m);
@@ -314,9 +329,30 @@ test_bayes(void **state)
 	assert_int_equal(spam_bayes_learn_blocking(idx, NULL, m, strlen(m),
 	    true, &e), 1);
 	assert_int_equal(spam_bayes_stats_blocking(idx, NULL, &ns, &nh, &nt,
-	    &e), 0);
+	    NULL, &e), 0);
 	assert_int_equal(ns, 6);
 	assert_int_equal(nh, 5);
+	/* Data from another tokenizer version is not used nor added to. */
+	assert_int_equal(idx_env_dbi_open_blocking(idx, "spam.bayes", 0, &dbi,
+	    &e), 0);
+	assert_int_equal(idx_env_write_blocking(idx, put_version, &dbi, &e),
+	    0);
+	assert_true(spam_bayes_classify_blocking(idx, NULL, m, strlen(m), 5)
+	    == -1);
+	e = NULL;
+	assert_int_equal(spam_bayes_learn_blocking(idx, NULL, "Subject: x\r\n"
+	    "\r\nnew words here\r\n", 30, true, &e), -1);
+	assert_non_null(strstr(e, "spam reset"));
+	/* Reset forgets everything, and learning starts over. */
+	assert_int_equal(spam_bayes_reset_blocking(idx, &e), 0);
+	assert_int_equal(spam_bayes_stats_blocking(idx, NULL, &ns, &nh, &nt,
+	    &ver, &e), 0);
+	assert_true(ns == 0 && nh == 0 && nt == 0 && ver == 0);
+	assert_int_equal(spam_bayes_learn_blocking(idx, NULL, m, strlen(m),
+	    true, &e), 1);
+	assert_int_equal(spam_bayes_stats_blocking(idx, NULL, &ns, &nh, &nt,
+	    &ver, &e), 0);
+	assert_true(ns == 1 && ver == 2);
 	free(m);
 	idx_close(&idx);
 	assert_true(asprintf(&m, "rm -rf %s", dir) > 0);
