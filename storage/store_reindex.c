@@ -51,8 +51,6 @@
 #define STORE_TOOL_BATCH	256	/* message adds per index commit */
 #define STORE_TOOL_CHUNK	(64 * 1024)
 #define STORE_TOOL_KW_MAX	26
-/* A base name nobody else uses (a UIDNEXT import, see below). */
-#define STORE_TOOL_PLACEHOLDER	"postern-reindex-uidnext-placeholder"
 
 struct store_tool {
 	const struct conf	*conf;
@@ -304,7 +302,6 @@ store_tool_import(struct store_tool_folder *f, const char **error_r)
 	struct mdir_uidlist_entry *ue;
 	struct mdir_entry	**rest, *e;
 	struct hmap		*full, *shrt;
-	struct idx_msg_new	 nm;
 	size_t			 i, nrest = 0;
 	uint32_t		 last = 0;
 	bool			*used;
@@ -331,20 +328,13 @@ store_tool_import(struct store_tool_folder *f, const char **error_r)
 	}
 	/*
 	 * Dovecot may have handed out UIDs up to N-1 to messages expunged
-	 * since: new ones must start at N.  The index has no "set UIDNEXT"
-	 * operation, so add a placeholder at N-1 and expunge it at once,
-	 * then drop its tombstone (no client ever saw that UID).
+	 * since: new ones must start at N.
 	 */
 	if (rc == 0 && ul != NULL && ul->uidnext > 1 &&
 	    ul->uidnext - 1 > last) {
 		if (f->b == NULL)
 			f->b = idx_batch_new();
-		memset(&nm, 0, sizeof(nm));
-		nm.basename = STORE_TOOL_PLACEHOLDER;
-		nm.uid = ul->uidnext - 1;
-		idx_batch_msg_add(f->b, f->mbox, &nm);
-		idx_batch_msg_expunge(f->b, f->mbox, ul->uidnext - 1);
-		idx_batch_tombstones_prune(f->b, f->mbox, 0);
+		idx_batch_mailbox_uidnext(f->b, f->mbox, ul->uidnext);
 	}
 	rest = xcalloc(f->nfiles + 1, sizeof(*rest));
 	for (i = 0; i < f->nfiles; i++) {

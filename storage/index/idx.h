@@ -269,6 +269,10 @@ size_t	 idx_batch_mailbox_mtimes(struct idx_batch *, uint32_t mbox,
 	    const struct timespec *mtime_new, const struct timespec *mtime_cur);
 size_t	 idx_batch_mailbox_attrs(struct idx_batch *, uint32_t mbox,
 	    bool subscribed, uint32_t special_use);
+/* Raise uidnext to at least uidnext, never lower it (reindex keeps the
+ * UIDNEXT Dovecot reached: UIDs it handed out are never reused). */
+size_t	 idx_batch_mailbox_uidnext(struct idx_batch *, uint32_t mbox,
+	    uint32_t uidnext);
 /* Removes every message, keyword and tombstone (for reindex). */
 size_t	 idx_batch_mailbox_drop(struct idx_batch *, uint32_t mbox,
 	    bool new_uidvalidity);

@@ -37,6 +37,7 @@ enum idx_op_kind {
 	IDX_OP_MBOX_DELETE,
 	IDX_OP_MBOX_MTIMES,
 	IDX_OP_MBOX_ATTRS,
+	IDX_OP_MBOX_UIDNEXT,
 	IDX_OP_MBOX_DROP,
 	IDX_OP_TOMB_PRUNE,
 	IDX_OP_MSG_ADD,
@@ -228,6 +229,17 @@ idx_batch_mailbox_attrs(struct idx_batch *b, uint32_t mbox, bool subscribed,
 	op->mbox = mbox;
 	op->b = subscribed;
 	op->u32 = special_use;
+	return b->n - 1;
+}
+
+size_t
+idx_batch_mailbox_uidnext(struct idx_batch *b, uint32_t mbox,
+    uint32_t uidnext)
+{
+	struct idx_op	*op = idx_batch_push(b, IDX_OP_MBOX_UIDNEXT);
+
+	op->mbox = mbox;
+	op->uid = uidnext;
 	return b->n - 1;
 }
 
@@ -1103,6 +1115,10 @@ idx_apply_mbox_set(struct idx *idx, MDB_txn *txn, struct idx_op *op)
 	if (op->kind == IDX_OP_MBOX_MTIMES) {
 		r.m.mtime_new = op->t1;
 		r.m.mtime_cur = op->t2;
+	} else if (op->kind == IDX_OP_MBOX_UIDNEXT) {
+		/* Only up: a UID below uidnext may have been handed out. */
+		if (op->uid > r.m.uidnext)
+			r.m.uidnext = op->uid;
 	} else {
 		r.m.subscribed = op->b;
 		r.m.special_use = op->u32;
@@ -1141,6 +1157,7 @@ idx_apply_op(struct idx *idx, MDB_txn *txn, struct idx_op *op)
 		return idx_apply_mbox_delete(idx, txn, op);
 	case IDX_OP_MBOX_MTIMES:
 	case IDX_OP_MBOX_ATTRS:
+	case IDX_OP_MBOX_UIDNEXT:
 		return idx_apply_mbox_set(idx, txn, op);
 	case IDX_OP_MBOX_DROP:
 		return idx_apply_mbox_drop(idx, txn, op);

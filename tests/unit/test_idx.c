@@ -468,6 +468,18 @@ test_uid_never_reused(void **state)
 	assert_int_equal(idx_read_mailbox_by_id(rd, mbox, &m, &error), 1);
 	assert_int_equal(m.uidnext, 11);
 	idx_read_end(&rd);
+	/* uidnext can be raised (reindex), never lowered. */
+	b = idx_batch_new();
+	idx_batch_mailbox_uidnext(b, mbox, 50);
+	idx_batch_mailbox_uidnext(b, mbox, 20);
+	add_msg(b, mbox, "after.1", 10, 0);
+	commit(t, b);
+	assert_int_equal(idx_batch_result(b, 0)->status, IDX_OK);
+	assert_int_equal(idx_batch_result(b, 2)->uid, 50);
+	idx_batch_free(&b);
+	get_mbox(t, mbox, &m);
+	assert_int_equal(m.uidnext, 51);
+	assert_int_equal(m.messages, 4);
 }
 
 static void
