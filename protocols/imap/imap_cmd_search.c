@@ -17,16 +17,21 @@
  * on a worker (struct imap_sjob): the loop takes the view's message data
  * from the index first, the worker reads the files and evaluates, and
  * the completion answers on the loop.  A program without such keys is
- * evaluated on the loop at once.
- * XXX SORT and THREAD (imap_cmd_search_match) still read files for
- * HEADER/BODY/TEXT keys on the loop thread.
+ * evaluated on the loop at once.  SORT and THREAD (imap_cmd_sort.c) take
+ * the same job (imap_cmd_search_job_new) and match it message by message
+ * on their own worker, which then reads the sort keys, from the file the
+ * match already loaded when there is one (DESIGN.md: the loop never
+ * reads message files).  With debug on, every search logs where its
+ * program ran ("imap search match=worker files=N ...").
  *
- * Owns struct imap_sjob.  Threads: imap_sjob_run() [worker], the rest
- * [loop].
+ * Owns struct imap_sjob.  Threads: imap_sjob_run() and
+ * imap_cmd_search_job_match_blocking() [worker] when the program reads
+ * files, else [loop]; the rest [loop].
  */
 #include <sys/stat.h>
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,7 @@
 #include "imap_private.h"
 #include "imap_search.h"
 #include "imap_seqset.h"
+#include "log.h"
 #include "mime.h"
 #include "store.h"
 #include "work.h"
@@ -45,6 +51,12 @@
 
 #define IMAP_SEARCH_DEPTH	32
 #define IMAP_SEARCH_FILE_MAX	(64 * 1024 * 1024)
+
+enum imap_sjob_where {
+	IMAP_SJOB_NOWHERE = 0,	/* not evaluated yet */
+	IMAP_SJOB_WORKER,
+	IMAP_SJOB_LOOP		/* on the loop thread, for any message */
+};
 
 /*
  * What evaluating a program needs, copied off the session so that a
@@ -64,10 +76,14 @@ struct imap_sjob {
 	uint32_t		*seq;		/* their sequence numbers */
 	size_t			 n;
 	bool			*hit;		/* results */
+	bool			 reads_files;	/* HEADER, BODY or TEXT */
+	/* For the debug log, written by the evaluating thread: */
+	enum imap_sjob_where	 where;		/* where the program ran */
+	size_t			 nfiles;	/* message files read */
 };
 
 struct imap_sctx {
-	const struct imap_sjob	*j;
+	struct imap_sjob	*j;
 	struct store_msginfo	 mi;
 	uint32_t		 seq;
 	char			*data;		/* message file, lazily */
@@ -137,6 +153,7 @@ imap_sctx_load(struct imap_sctx *x)
 	if (x->loaded)
 		return;
 	x->loaded = true;
+	x->j->nfiles++;
 	if (store_msg_open_path_blocking(x->j->store, x->j->user, x->j->mbox,
 	    x->mi.uid, &path, &err) != 1)
 		return;
@@ -425,6 +442,7 @@ imap_sjob_new(struct imap_session *s, struct imap_search *se)
 	j->user = xstrdup(s->user);
 	j->mbox = xstrdup(s->mbox);
 	j->se = se;
+	j->reads_files = imap_search_reads_files(&se->root);
 	imap_search_kw_resolve(&j->se->root, kwnames);
 	j->nmsgs = (uint32_t)s->nmsgs;
 	j->maxuid = s->nmsgs > 0 ? s->msgs[s->nmsgs - 1].uid : 0;
@@ -445,22 +463,40 @@ imap_sjob_new(struct imap_session *s, struct imap_search *se)
 	return j;
 }
 
+/*
+ * Evaluate the program on message i: j->hit[i].  data_r (may be NULL)
+ * takes the message file when evaluating read it (else NULL); it is
+ * freed otherwise.  [worker] when the program reads files, else [any].
+ */
+static bool
+imap_sjob_eval_one(struct imap_sjob *j, size_t i, char **data_r,
+    size_t *len_r)
+{
+	struct imap_sctx	 x;
+
+	memset(&x, 0, sizeof(x));
+	x.j = j;
+	x.mi = j->mi[i];
+	x.seq = j->seq[i];
+	j->hit[i] = imap_search_eval(&x, &j->se->root);
+	if (data_r != NULL) {
+		*data_r = x.data;
+		*len_r = x.len;
+	} else
+		free(x.data);
+	return j->hit[i];
+}
+
 /* [worker] when the program reads files, else [loop] */
 static void
 imap_sjob_run(void *arg)
 {
 	struct imap_sjob	*j = arg;
-	struct imap_sctx	 x;
 	size_t			 i;
 
-	for (i = 0; i < j->n; i++) {
-		memset(&x, 0, sizeof(x));
-		x.j = j;
-		x.mi = j->mi[i];
-		x.seq = j->seq[i];
-		j->hit[i] = imap_search_eval(&x, &j->se->root);
-		free(x.data);
-	}
+	j->where = work_on_loop_thread() ? IMAP_SJOB_LOOP : IMAP_SJOB_WORKER;
+	for (i = 0; i < j->n; i++)
+		(void)imap_sjob_eval_one(j, i, NULL, NULL);
 }
 
 /* Answer SEARCH from the job's results. */
@@ -494,6 +530,7 @@ imap_sjob_reply(struct imap_session *s, struct imap_sjob *j)
 	else
 		free(huids);
 	free(hits);
+	imap_cmd_search_job_log(j, s->id, "search", n);
 	imap_tagged(s, "OK", "%s completed", cmd->name);
 }
 
@@ -531,7 +568,7 @@ imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	if ((j = imap_sjob_new(s, se)) == NULL)
 		return;
-	if (imap_search_reads_files(&j->se->root)) {
+	if (j->reads_files) {
 		/* DESIGN.md: no file reads on the loop thread. */
 		imap_busy(s);
 		work_submit(imap_sjob_run, imap_sjob_done, j);
@@ -542,36 +579,60 @@ imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	imap_sjob_free(j);
 }
 
-int
-imap_cmd_search_match(struct imap_session *s, const struct imap_arg *args,
-    size_t nargs, size_t **idx_r, size_t *n_r)
+struct imap_sjob *
+imap_cmd_search_job_new(struct imap_session *s, const struct imap_arg *args,
+    size_t nargs)
 {
 	struct imap_search	*se;
-	struct imap_sjob	*j;
 	const char		*err;
-	size_t			*idx, i, n = 0;
 
-	*idx_r = NULL;
-	*n_r = 0;
 	if (imap_search_parse(args, nargs, IMAP_SEARCH_DEPTH, &se,
 	    &err) == -1) {
 		imap_tagged(s, "BAD", "%s", err);
-		return -1;
+		return NULL;
 	}
+	/* SORT and THREAD take bare search keys: no RETURN, no CHARSET. */
 	if (se->esearch || se->charset != NULL) {
 		imap_search_free(&se);
 		imap_tagged(s, "BAD", "Search keys expected");
-		return -1;
+		return NULL;
 	}
-	if ((j = imap_sjob_new(s, se)) == NULL)
-		return -1;
-	imap_sjob_run(j);
-	idx = xcalloc(s->nmsgs + 1, sizeof(*idx));
-	for (i = 0; i < j->n; i++)
-		if (j->hit[i])
-			idx[n++] = j->seq[i] - 1;
-	imap_sjob_free(j);
-	*idx_r = idx;
-	*n_r = n;
-	return 0;
+	return imap_sjob_new(s, se);
+}
+
+size_t
+imap_cmd_search_job_count(const struct imap_sjob *j)
+{
+	return j->n;
+}
+
+bool
+imap_cmd_search_job_match_blocking(struct imap_sjob *j, size_t i,
+    struct store_msginfo *mi_r, uint32_t *seq_r, char **data_r,
+    size_t *len_r)
+{
+	if (work_on_loop_thread())
+		j->where = IMAP_SJOB_LOOP;
+	else if (j->where == IMAP_SJOB_NOWHERE)
+		j->where = IMAP_SJOB_WORKER;
+	*mi_r = j->mi[i];
+	*seq_r = j->seq[i];
+	return imap_sjob_eval_one(j, i, data_r, len_r);
+}
+
+void
+imap_cmd_search_job_log(const struct imap_sjob *j, uint64_t sid,
+    const char *what, size_t hits)
+{
+	log_debug("%016" PRIx64 " imap %s match=%s msgs=%zu files=%zu "
+	    "hits=%zu", sid, what, j->where == IMAP_SJOB_WORKER ? "worker" :
+	    j->where == IMAP_SJOB_LOOP ? "loop" : "none", j->n, j->nfiles,
+	    hits);
+}
+
+void
+imap_cmd_search_job_free(struct imap_sjob **jp)
+{
+	imap_sjob_free(*jp);
+	*jp = NULL;
 }

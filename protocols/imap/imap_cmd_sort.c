@@ -3,11 +3,14 @@
  * REVERSE SIZE SUBJECT TO, plus DISPLAYFROM and DISPLAYTO of RFC 5957),
  * THREAD and UID THREAD (RFC 5256 3: ORDEREDSUBJECT and REFERENCES).
  *
- * The search keys are matched on the loop thread as SEARCH does
- * (imap_cmd_search_match); the header fields the keys need are then read
- * from the message files on a worker, which also sorts or threads
- * (imap_thread.c), so the loop only prints the answer.  The job names
- * the session by id (imap_job_arg).
+ * The loop parses the search keys and takes the view's index data into
+ * a search job (imap_cmd_search_job_new, the SEARCH machinery); one
+ * worker job then matches each message (HEADER, BODY and TEXT read the
+ * file there, never on the loop), reads the header fields the sort keys
+ * need from each hit (from the file the match loaded, when it did), and
+ * sorts or threads (imap_thread.c), so the loop only prints the answer.
+ * The job names the session by id (imap_job_arg).  With debug on, the
+ * answer logs where matching ran ("imap sort match=worker files=N").
  *
  * Owns struct imap_sort_job.  [loop], except the *_run job [worker].
  */
@@ -63,6 +66,8 @@ struct imap_sort_job {
 	struct store		*store;
 	char			*account;
 	char			*mbox;
+	bool			 uid;		/* UID SORT / UID THREAD */
+	struct imap_sjob	*sj;		/* the search keys and the view */
 	enum imap_sort_what	 what;
 	struct imap_sort_crit	 crit[IMAP_SORT_CRIT_MAX];
 	size_t			 ncrit;
@@ -91,6 +96,7 @@ imap_sort_job_free(struct imap_sort_job *j)
 		free(it->refs);
 	}
 	free(j->items);
+	imap_cmd_search_job_free(&j->sj);
 	free(j->account);
 	free(j->mbox);
 	buf_free(&j->out);
@@ -148,8 +154,14 @@ imap_sort_addr(const char *hdr, size_t hl, const char *field, char **mb_r,
 		*disp_r = xstrdup("");
 }
 
+/*
+ * The sort and thread keys of one message, from its header section: the
+ * first IMAP_SORT_HDR_MAX bytes of the file, taken from data (the whole
+ * file, when matching read it) or else read here.
+ */
 static void
-imap_sort_fields(struct imap_sort_job *j, struct imap_sort_item *it)
+imap_sort_fields(struct imap_sort_job *j, struct imap_sort_item *it,
+    const char *data, size_t dlen)
 {
 	struct buf	 v = BUF_INIT, sub = BUF_INIT;
 	const char	*e;
@@ -159,8 +171,11 @@ imap_sort_fields(struct imap_sort_job *j, struct imap_sort_item *it)
 	int		 fd = -1;
 
 	hdr = xmalloc(IMAP_SORT_HDR_MAX + 1);
-	if (store_msg_open_path_blocking(j->store, j->account, j->mbox,
-	    it->uid, &path, &e) == 1 &&
+	if (data != NULL) {
+		len = dlen < IMAP_SORT_HDR_MAX ? dlen : IMAP_SORT_HDR_MAX;
+		memcpy(hdr, data, len);
+	} else if (store_msg_open_path_blocking(j->store, j->account,
+	    j->mbox, it->uid, &path, &e) == 1 &&
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
 		while (len < IMAP_SORT_HDR_MAX && (r = read(fd, hdr + len,
 		    IMAP_SORT_HDR_MAX - len)) > 0) {
@@ -173,11 +188,7 @@ imap_sort_fields(struct imap_sort_job *j, struct imap_sort_item *it)
 	}
 	free(path);
 	hdr[len] = '\0';
-	hl = len;
-	if ((p = strstr(hdr, "\r\n\r\n")) != NULL)
-		hl = (size_t)(p - hdr) + 4;
-	else if ((p = strstr(hdr, "\n\n")) != NULL)
-		hl = (size_t)(p - hdr) + 2;
+	hl = imap_thread_hdr_len(hdr, len);
 	/* RFC 5256 2.2: no valid Date: means the internal date. */
 	it->date = it->arrival;
 	if (mime_header_get(hdr, hl, "Date", &v) && v.data != NULL &&
@@ -277,11 +288,30 @@ static void
 imap_sort_run(void *arg)
 {
 	struct imap_sort_job	*j = arg;
+	struct imap_sort_item	*it;
 	struct imap_thread_msg	*tm;
-	size_t			 i;
+	struct store_msginfo	 mi;
+	uint32_t		 seq;
+	char			*data;
+	size_t			 i, n, dlen;
 
-	for (i = 0; i < j->n; i++)
-		imap_sort_fields(j, &j->items[i]);
+	/* Match and read the keys message by message: one file read each. */
+	n = imap_cmd_search_job_count(j->sj);
+	j->items = xcalloc(n + 1, sizeof(*j->items));
+	for (i = 0; i < n; i++) {
+		if (!imap_cmd_search_job_match_blocking(j->sj, i, &mi, &seq,
+		    &data, &dlen)) {
+			free(data);
+			continue;
+		}
+		it = &j->items[j->n++];
+		it->uid = mi.uid;
+		it->num = j->uid ? mi.uid : seq;
+		it->arrival = mi.internaldate;
+		it->size = mi.size;
+		imap_sort_fields(j, it, data, dlen);
+		free(data);
+	}
 	if (j->what == IMAP_SORT_SORT) {
 		imap_sort_cur = j;
 		qsort(j->items, j->n, sizeof(*j->items), imap_sort_cmp);
@@ -319,6 +349,8 @@ imap_sort_done(void *arg)
 
 	j->arg = NULL;
 	if (s != NULL) {
+		imap_cmd_search_job_log(j->sj, s->id, j->what == IMAP_SORT_SORT ?
+		    "sort" : "thread", j->n);
 		imap_untagged(s, "%s", j->out.data);
 		imap_tagged(s, "OK", "%s completed", s->cmd->name);
 		imap_cmd_finish(s);
@@ -344,49 +376,28 @@ imap_sort_charset(struct imap_session *s, const struct imap_arg *a)
 	return true;
 }
 
-/* Match the keys, then hand the rest to a worker. */
+/* Take the keys and the view, then hand the rest to a worker. */
 static void
 imap_sort_start(struct imap_session *s, struct imap_cmd *cmd,
     struct imap_sort_job *j, size_t keys)
 {
-	struct store_view	*v = NULL;
-	struct store_msginfo	 mi;
-	const char		*err;
-	size_t			*idx, n, i;
-
 	if (keys >= cmd->nargs) {
 		imap_tagged(s, "BAD", "Search keys expected");
 		imap_sort_job_free(j);
 		return;
 	}
-	if (imap_cmd_search_match(s, &cmd->args[keys], cmd->nargs - keys,
-	    &idx, &n) == -1) {
+	if ((j->sj = imap_cmd_search_job_new(s, &cmd->args[keys],
+	    cmd->nargs - keys)) == NULL) {
 		imap_sort_job_free(j);
 		return;
 	}
-	if (store_view_open(s->store, s->user, s->mbox, &v, &err) != 1) {
-		free(idx);
-		imap_sort_job_free(j);
-		imap_tagged(s, "NO", "[SERVERBUG] Mailbox not readable");
-		return;
-	}
-	j->items = xcalloc(n + 1, sizeof(*j->items));
-	for (i = 0; i < n; i++) {
-		if (store_view_msg(v, s->msgs[idx[i]].uid, &mi, &err) != 1)
-			continue;
-		j->items[j->n].uid = mi.uid;
-		j->items[j->n].num = cmd->uid ? mi.uid : (uint32_t)idx[i] + 1;
-		j->items[j->n].arrival = mi.internaldate;
-		j->items[j->n].size = mi.size;
-		j->n++;
-	}
-	store_view_close(&v);
-	free(idx);
+	j->uid = cmd->uid;
 	j->store = s->store;
 	j->account = xstrdup(s->user);
 	j->mbox = xstrdup(s->mbox);
 	j->arg = imap_job_arg(s);
 	imap_busy(s);
+	/* DESIGN.md: matching may read message files, so never here. */
 	work_submit(imap_sort_run, imap_sort_done, j);
 }
 

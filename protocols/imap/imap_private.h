@@ -201,10 +201,30 @@ void	 imap_cmd_search(struct imap_session *, struct imap_cmd *);
 /* RFC 5182 "$": the saved UIDs still in the view (malloced, may be 0). */
 void	 imap_cmd_search_saved(struct imap_session *, uint32_t **uids_r,
 	    size_t *n_r);
-/* Match search keys over the view: view indexes; -1 after BAD/NO. */
-int	 imap_cmd_search_match(struct imap_session *,
-	    const struct imap_arg *args, size_t nargs, size_t **idx_r,
-	    size_t *n_r);
+/*
+ * A search program with the view's message data from the index, for
+ * SORT and THREAD to match on their worker.  job_new [loop]: parse the
+ * search keys args[0..nargs) and take the snapshot; NULL after BAD or
+ * NO was sent.  The session must stay BUSY while a worker matches.
+ */
+struct imap_sjob;
+struct imap_sjob *imap_cmd_search_job_new(struct imap_session *,
+	    const struct imap_arg *args, size_t nargs);
+/* [any] Messages to test: the view's, in sequence order. */
+size_t	 imap_cmd_search_job_count(const struct imap_sjob *);
+/*
+ * [worker] (it may read the message file) Test message i: its index
+ * data and sequence number go to *mi_r and *seq_r.  *data_r gets the
+ * whole message file if matching read it (the caller frees it), else
+ * NULL.
+ */
+bool	 imap_cmd_search_job_match_blocking(struct imap_sjob *, size_t i,
+	    struct store_msginfo *mi_r, uint32_t *seq_r, char **data_r,
+	    size_t *len_r);
+/* [loop] Debug line "imap <what> match=worker|loop msgs= files= hits=". */
+void	 imap_cmd_search_job_log(const struct imap_sjob *, uint64_t sid,
+	    const char *what, size_t hits);
+void	 imap_cmd_search_job_free(struct imap_sjob **);	/* [any] */
 
 /* imap_cmd_copy.c: COPY, MOVE, UID COPY, UID MOVE (RFC 6851). */
 void	 imap_cmd_copy_move(struct imap_session *, struct imap_cmd *);
@@ -225,6 +245,12 @@ struct imap_thread_msg {
 };
 void	 imap_thread_base_subject(const char *raw, size_t len,
 	    struct buf *out, bool *reply_r);
+/*
+ * Length of the header section at the start of d[0..len): up to and
+ * including the first CRLF CRLF, else the first LF LF, looked for only
+ * before the first NUL byte; len when there is neither.
+ */
+size_t	 imap_thread_hdr_len(const char *d, size_t len);
 int	 imap_thread_date(const char *s, size_t len, int64_t *date_r);
 void	 imap_thread_msgids(const char *s, size_t len, char ***ids_r,
 	    size_t *n_r);

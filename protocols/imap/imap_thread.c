@@ -1,9 +1,10 @@
 /*
  * imap_thread.c - the pure parts of SORT and THREAD (RFC 5256): base
- * subject extraction (2.1), sent dates (2.2), message-id lists, and the
- * two threading algorithms, ORDEREDSUBJECT (3, "ORDEREDSUBJECT") and
- * REFERENCES (3, "REFERENCES", after Jamie Zawinski's algorithm),
- * printed as the thread-list of RFC 5256 4 ("(1 2 (3)(4 5))").
+ * subject extraction (2.1), sent dates (2.2), message-id lists, the
+ * length of a header section, and the two threading algorithms,
+ * ORDEREDSUBJECT (3, "ORDEREDSUBJECT") and REFERENCES (3, "REFERENCES",
+ * after Jamie Zawinski's algorithm), printed as the thread-list of RFC
+ * 5256 4 ("(1 2 (3)(4 5))").
  *
  * No I/O and no globals: imap_cmd_sort.c feeds it header values read on
  * a worker.  Owns the thread tree while a call runs.  [any]
@@ -133,6 +134,23 @@ imap_thread_base_subject(const char *raw, size_t len, struct buf *out,
 	} while (changed);
 	buf_append(out, p, n);
 	buf_free(&ws);
+}
+
+/* ---- the header section ---- */
+
+size_t
+imap_thread_hdr_len(const char *d, size_t len)
+{
+	const char	*z, *p;
+	size_t		 lim;
+
+	/* The blank line is looked for in text: never past a NUL byte. */
+	lim = (z = memchr(d, '\0', len)) != NULL ? (size_t)(z - d) : len;
+	if ((p = memmem(d, lim, "\r\n\r\n", 4)) != NULL)
+		return (size_t)(p - d) + 4;
+	if ((p = memmem(d, lim, "\n\n", 2)) != NULL)
+		return (size_t)(p - d) + 2;
+	return len;
 }
 
 /* ---- sent date (RFC 5256 2.2, RFC 5322 3.3) ---- */
