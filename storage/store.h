@@ -51,7 +51,10 @@ struct store_rcpt {
 	const char	*folder;	/* UTF-8 IMAP name; NULL: INBOX */
 	bool		 folder_fallback; /* folder missing: INBOX, not failure */
 	const char	*prepend;	/* header lines to put first (CRLF), or NULL */
-	const char	*flags;		/* initial IMAP flags, e.g. "\\Seen", or NULL */
+	const char	*flags;		/* initial IMAP flags, e.g. "\\Seen $Junk",
+					   or NULL; keywords are also put in
+					   the file name (dovecot-keywords
+					   letters) */
 	/* results, filled before the completion runs: */
 	int		 result;	/* 0 delivered, -1 temporary, -2 permanent */
 	const char	*error;		/* reply text for result != 0 (static) */

@@ -16,7 +16,8 @@
  *            (same file system: one atomic step), else copy + unlink.
  *            The new name carries the flag letters and the keyword
  *            letters of the target folder's dovecot-keywords (a moved
- *            file's old letters meant the source's keywords).
+ *            file's old letters meant the source's keywords), that file
+ *            made durable first (store_deliver_keyword_letters_blocking).
  *            Then every touched directory is fsynced once, and only
  *            then the learn hook sees the durable file (\Junk rules)
  *   [serial] one index batch: the new messages into the target (UIDs are
@@ -351,8 +352,8 @@ store_copy_kw_init(struct store_cjob *j, const char *dfolder,
 				ck->all[ck->nall++] = j->m[i].kw[k];
 		}
 	ck->kl = xcalloc(ck->nall + 1, 1);
-	if (store_keyword_letters_blocking(dfolder, ck->all, ck->nall, ck->kl,
-	    &e) == -1)
+	if (store_deliver_keyword_letters_blocking(dfolder, ck->all, ck->nall,
+	    ck->kl, &e) == -1)
 		log_warn("store copy keywords folder=%s error=\"%s\"",
 		    dfolder, e);
 }

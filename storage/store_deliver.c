@@ -8,12 +8,17 @@
  *            (quota, special-use), so a reload cannot pull it away
  *   [worker] per recipient: make the Maildir root, check the folder
  *            (missing: INBOX if folder_fallback, else -2), check quota
- *            (-1 "Mailbox full"), open tmp/<unique>, write the prepend;
+ *            (-1 "Mailbox full"), give keywords (APPEND, Sieve flags)
+ *            their letters in the folder's dovecot-keywords (durable
+ *            first: store_deliver_keyword_letters_blocking), open
+ *            tmp/<unique>, write the prepend;
  *            then ONE pass over the spool file writes every copy and
  *            feeds one MIME parser per distinct prepend (the prepend is
  *            part of the header, so recipients sharing it share the
  *            parse); then ONE mdir_commit_many_blocking: fsync each file,
- *            rename into new/ (cur/ with flags), fsync each directory once
+ *            rename into new/ (cur/ with ":2," and the system flag and
+ *            keyword letters, as Dovecot names them), fsync each
+ *            directory once
  *   [loop]   the delivery joins the pending list
  *   [serial] when the lane is idle, one job takes EVERY pending delivery
  *            into one idx batch and one commit (one LMDB sync); UIDs are
@@ -265,6 +270,72 @@ store_usage_blocking(struct store *s, const char *user)
 	return bytes;
 }
 
+int
+store_deliver_keyword_letters_blocking(const char *folder,
+    const char *const *names, size_t n, char *letters_r,
+    const char **error_r)
+{
+	const char	**ok;
+	char		 *kl;
+	size_t		  i, k = 0;
+	int		  rc = 0;
+
+	memset(letters_r, 0, n);
+	ok = xcalloc(n + 1, sizeof(*ok));
+	for (i = 0; i < n; i++)
+		if (mdir_keyword_ok(names[i]))
+			ok[k++] = names[i];
+	if (k == 0) {
+		free(ok);
+		return 0;
+	}
+	kl = xcalloc(k + 1, 1);
+	/*
+	 * The fsync comes even when no name was new: the rename that added
+	 * one may be another job's (STORE, a delivery), not synced yet.
+	 */
+	if (store_keyword_letters_blocking(folder, ok, k, kl, error_r) == -1 ||
+	    mdir_sidefiles_sync_blocking(folder, error_r) == -1)
+		rc = -1;
+	else
+		for (i = 0, k = 0; i < n; i++)
+			if (mdir_keyword_ok(names[i]))
+				letters_r[i] = kl[k++];
+	free(kl);
+	free(ok);
+	return rc;
+}
+
+/*
+ * [worker] rc's flag letters for folder: the system flags', then the
+ * keyword letters (their names go to dovecot-keywords as needed).  A
+ * keyword without a letter (all 26 taken, a name Maildir cannot hold,
+ * an I/O error) is still in the index.
+ */
+static void
+store_rcpt_letters(struct store_dlv_rcpt *rc, const char *folder,
+    char *letters)
+{
+	char		 kl[STORE_KEYWORDS_MAX];
+	const char	*e;
+	size_t		 i, nl;
+
+	memcpy(letters, rc->letters, sizeof(rc->letters));
+	if (rc->nkeywords == 0)
+		return;
+	if (store_deliver_keyword_letters_blocking(folder,
+	    (const char *const *)rc->keywords, rc->nkeywords, kl, &e) == -1)
+		log_warn("store deliver user=%s mailbox=%s keywords "
+		    "error=\"%s\"", rc->user, rc->mailbox, e);
+	nl = strlen(letters);
+	for (i = 0; i < rc->nkeywords; i++)
+		if (kl[i] != '\0' && strchr(letters, kl[i]) == NULL &&
+		    nl + 1 < MDIR_FLAGS_MAX) {
+			letters[nl++] = kl[i];
+			letters[nl] = '\0';
+		}
+}
+
 /* Find or make the recipient's folder and open a tmp/ file in it. */
 static void
 store_rcpt_prepare(struct store_dlv *d, struct store_dlv_rcpt *rc)
@@ -272,6 +343,7 @@ store_rcpt_prepare(struct store_dlv *d, struct store_dlv_rcpt *rc)
 	struct store	*s = d->store;
 	struct mdir	*m = NULL;
 	char		*root = NULL, *folder = NULL, *cur;
+	char		 letters[MDIR_FLAGS_MAX];
 	const char	*e, *pre = rc->r->prepend;
 	uint64_t	 need, used;
 	bool		 exists;
@@ -332,10 +404,11 @@ store_rcpt_prepare(struct store_dlv *d, struct store_dlv_rcpt *rc)
 			goto out;
 		}
 	}
+	store_rcpt_letters(rc, folder != NULL ? folder : root, letters);
 	if (mdir_open(folder != NULL ? folder : root, false, &m, &e) == -1 ||
 	    mdir_dlv_begin(m, &rc->dlv, &e) == -1 ||
-	    (rc->letters[0] != '\0' &&
-	    mdir_dlv_set_dest(rc->dlv, true, rc->letters, &e) == -1) ||
+	    (letters[0] != '\0' &&
+	    mdir_dlv_set_dest(rc->dlv, true, letters, &e) == -1) ||
 	    (pre != NULL && mdir_dlv_write(rc->dlv, pre, strlen(pre),
 	    &e) == -1)) {
 		log_err("store deliver user=%s mailbox=%s error=\"%s\"",

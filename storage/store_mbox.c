@@ -24,8 +24,10 @@
  * process under store_kw_lock).  A keyword without a letter (the 27th
  * and later) lives in the index only.  The sync takes keyword letters
  * of imported files, and adds those it finds on known files, but never
- * removes a keyword because its letter is missing: deliveries (Sieve
- * addflag) put keywords in the index without letters.
+ * removes a keyword because its letter is missing (a keyword without a
+ * letter, or a name dovecot-keywords cannot hold, is in the index
+ * only).  A new dovecot-keywords is made durable -- file and folder
+ * fsynced, under the lock -- before any file name uses its letters.
  */
 #include <sys/stat.h>
 
@@ -402,7 +404,9 @@ store_keyword_letters_blocking(const char *folder, const char *const *names,
 	}
 	if (dirty) {
 		path = xasprintf("%s/dovecot-keywords", folder);
-		if ((rc = store_kw_write(path, kw, error_r)) == -1)
+		/* The rename, too, before a name uses the new letter. */
+		if ((rc = store_kw_write(path, kw, error_r)) == -1 ||
+		    (rc = mdir_sidefiles_sync_blocking(folder, error_r)) == -1)
 			memset(letters_r, 0, n);
 		free(path);
 	}

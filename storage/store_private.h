@@ -69,6 +69,19 @@ void	 store_deliver_abandon(struct store *);
  * order as Dovecot writes them); out holds at least 6 bytes. */
 void		 store_flags_to_letters(uint32_t flags, char *out);
 uint32_t	 store_letters_to_flags(const char *letters);
+/*
+ * [worker] Keyword letters for a message about to be placed in folder
+ * (delivery, APPEND, COPY): store_keyword_letters_blocking for the names
+ * a dovecot-keywords file can hold (mdir_keyword_ok; the others get
+ * '\0' and live in the index only), then an fsync of the folder, so
+ * dovecot-keywords naming the letters is durable before any file name
+ * that uses them (a reindex after a crash must not lose or misread
+ * them).  -1 (letters all '\0') when that fails.  Defined in
+ * store_deliver.c.
+ */
+int	 store_deliver_keyword_letters_blocking(const char *folder,
+	    const char *const *names, size_t n, char *letters_r,
+	    const char **error_r);
 /* [any] The quota of user in bytes (account quota, else the default);
  * 0 when quotas are off or unlimited. */
 uint64_t	 store_quota_of(const struct conf *, const char *user);

@@ -218,6 +218,22 @@ struct mdir_keywords {
 	char	*names[26];	/* names['c' - 'a'] is keyword letter c */
 };
 
+/*
+ * [any] Can name be recorded in dovecot-keywords (for a letter a-z) and
+ * read back the same, by mdir_keywords_parse and by Dovecot, and go out
+ * as an IMAP flag-keyword atom (RFC 9051 9)?  1 to MDIR_KEYWORD_MAX
+ * bytes of 0x21-0x7e other than ( ) { % * " \ ].  A keyword that is not
+ * ok lives in the index only.
+ */
+#define MDIR_KEYWORD_MAX	200	/* = STORE_KEYWORD_LEN_MAX */
+bool	 mdir_keyword_ok(const char *name);
+/*
+ * [worker] fsync the folder directory itself, so that its side files
+ * replaced by rename (dovecot-keywords) are durable before a message
+ * file name that depends on them.
+ */
+int	 mdir_sidefiles_sync_blocking(const char *folder,
+	    const char **error_r);
 /* [any] Parse dovecot-keywords ("<index> <name>" lines). */
 int	 mdir_keywords_parse(const char *data, size_t len,
 	    struct mdir_keywords **kw_r, const char **error_r);

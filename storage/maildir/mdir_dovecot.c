@@ -14,7 +14,10 @@
  *
  * The parsers take bytes and do no I/O, so they can be fuzzed; the
  * *_read_blocking wrappers only add a bounded read of the file.  We never
- * write dovecot-uidlist or dovecot-keywords (the LMDB index is ours);
+ * write dovecot-uidlist (the LMDB index is ours); dovecot-keywords is
+ * written by the store (store_keyword_letters_blocking) for the keyword
+ * letters of the file names, with names this file vouches for
+ * (mdir_keyword_ok) and made durable with mdir_sidefiles_sync_blocking;
  * subscriptions is written in Dovecot's version 2 format so that a move
  * back to Dovecot keeps working.
  * Owns the structures it returns.  Parsers [any]; file I/O [worker].
@@ -327,6 +330,30 @@ mdir_uidlist_free(struct mdir_uidlist **list)
 }
 
 /* ---- dovecot-keywords ---- */
+
+bool
+mdir_keyword_ok(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (i >= MDIR_KEYWORD_MAX ||
+		    (unsigned char)name[i] <= 0x20 ||
+		    (unsigned char)name[i] >= 0x7f ||
+		    strchr("(){%*\"\\]", name[i]) != NULL)
+			return false;
+	return i > 0;
+}
+
+int
+mdir_sidefiles_sync_blocking(const char *folder, const char **error_r)
+{
+	if (mdir_fsync_dir(folder) == -1) {
+		*error_r = mdir_errf("fsync %s: %s", folder, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
 int
 mdir_keywords_parse(const char *data, size_t len, struct mdir_keywords **kw_r,

@@ -296,7 +296,8 @@ def test_imap4flags(make_server, pw_hashes):
     send(srv, "plain")
     got = landed(srv)
     assert got["set"] == [("", "DFRS")]
-    assert got["tagged"] == [("Flagged", "S")]
+    # Keywords as Dovecot letters: a = $Label1, b = Work (dovecot-keywords).
+    assert got["tagged"] == [("Flagged", "Sab")]
     # fileinto takes the flags of its moment, keep those of its own
     # (RFC 5232 3).
     assert got["internal"] == [("", "S"), ("Flagged", "F")]
