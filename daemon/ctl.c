@@ -11,10 +11,14 @@
  * written from the store's completion, which runs on the loop thread
  * after the files are fsynced and the index committed.
  *
+ * RELOAD waits the same way for loop_reload's answer: the new
+ * generation is built by a worker job, and the reply carries the new
+ * generation or every error on one line.
+ *
  * Owns the listener, the socket file and struct ctl_session.  Threads:
- * loop only.  The store's completion may run after the loop stopped
- * (work_shutdown drains it); the session then answers with one
- * non-blocking send() and is freed.
+ * loop only.  The store's or the reload's completion may run after the
+ * loop stopped (work_shutdown drains it); the session then answers with
+ * one non-blocking send() and is freed.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,7 +64,7 @@ enum ctl_state {
 	CTL_S_LINE = 0,		/* waiting for the request line */
 	CTL_S_BODY,		/* streaming the message into the spool */
 	CTL_S_DRAIN,		/* refused: discard the body, then reply */
-	CTL_S_BUSY,		/* store_deliver running */
+	CTL_S_BUSY,		/* store_deliver or a reload running */
 	CTL_S_CLOSING		/* reply queued; free when written */
 };
 
@@ -162,7 +166,7 @@ ctl_event(struct bufferevent *bev, short what, void *arg)
 	struct ctl_session	*s = arg;
 
 	if (s->state == CTL_S_BUSY) {
-		/* The delivery goes on; its completion frees us. */
+		/* The delivery or reload goes on; its completion frees us. */
 		log_info("ctl %016" PRIx64 " client-gone state=busy", s->id);
 		bufferevent_free(s->bev);
 		s->bev = NULL;
@@ -235,6 +239,23 @@ ctl_deliver(struct ctl_session *s)
 	s->state = CTL_S_BUSY;
 	bufferevent_disable(s->bev, EV_READ);
 	store_deliver(st, s->msg, s->rcpts, s->n, ctl_deliver_done, s);
+}
+
+/*
+ * The answer to RELOAD, from loop_reload (loop thread; at shutdown maybe
+ * from work_shutdown, where ctl_reply sends once and frees).  The errors
+ * come on the ERR line, so `postern reload` prints them (file:line).
+ */
+static void
+ctl_reload_done(void *arg, int rc, unsigned serial, const char *error)
+{
+	struct ctl_session	*s = arg;
+
+	if (rc == 0)
+		ctl_reply(s, "OK generation=%u", serial);
+	else
+		ctl_reply(s, "ERR reload failed, generation=%u stays: %s",
+		    serial, error != NULL ? error : "see the log");
 }
 
 /* Route the address; fills rcpts or returns the ERR text. */
@@ -361,14 +382,13 @@ ctl_request(struct ctl_session *s, char *line)
 	}
 	/*
 	 * "RELOAD": what SIGHUP does (postern account runs it after each
-	 * change); conf may be freed by it, so answer from the new one.
+	 * change).  The new generation is built on a worker: the session
+	 * waits in CTL_S_BUSY and ctl_reload_done answers.
 	 */
 	if (strcmp(line, "RELOAD") == 0) {
-		if (loop_reload() == -1)
-			ctl_reply(s, "ERR reload failed, the old configuration "
-			    "stays (see the log)");
-		else
-			ctl_reply(s, "OK generation=%u", loop_gen()->serial);
+		s->state = CTL_S_BUSY;
+		bufferevent_disable(s->bev, EV_READ);
+		loop_reload(ctl_reload_done, s);
 		return;
 	}
 	if (strcmp(line, "STATUS") == 0) {
@@ -662,7 +682,7 @@ ctl_stop(void)
 	for (s = TAILQ_FIRST(&ctl_sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		if (s->state == CTL_S_BUSY)
-			continue;	/* ctl_deliver_done answers and frees */
+			continue;	/* ctl_*_done answers and frees */
 		if (s->state != CTL_S_CLOSING) {
 			ctl_reply(s, "ERR the daemon is shutting down");
 			continue;

@@ -293,11 +293,14 @@ main_on_shutdown(void)
 		queue_stop(loop_shared()->queue);
 }
 
-/* Build what each configuration generation derives from its conf. */
+/*
+ * Build what each configuration generation derives from its conf.  For a
+ * reload this runs on a worker thread (loop.h): only g and g->conf here,
+ * nothing the loop owns.
+ */
 static int
 main_gen_build(struct gen *g, char *err, size_t errlen)
 {
-	struct loop_shared	*sh = loop_shared();
 	struct dkim_keyring	*kr;
 	const char		*e;
 
@@ -313,6 +316,15 @@ main_gen_build(struct gen *g, char *err, size_t errlen)
 		return -1;
 	}
 	g->ext[FILTER_GEN_DKIM] = kr;
+	return 0;
+}
+
+/* g has become the current generation (start, reload).  [loop] */
+static void
+main_gen_activate(struct gen *g)
+{
+	struct loop_shared	*sh = loop_shared();
+
 	/* A reload may change passwords: forget every cached login. */
 	if (sh->auth_cache != NULL)
 		auth_cache_clear(sh->auth_cache);
@@ -320,11 +332,14 @@ main_gen_build(struct gen *g, char *err, size_t errlen)
 		store_set_conf(sh->store, g->conf);
 	if (sh->queue != NULL)
 		queue_set_conf(sh->queue, g->conf);
-	/* SRS secrets are read here, with the rest of the reload, so the
-	 * first SMTP command after a SIGHUP does no file I/O on the loop. */
+	/*
+	 * SRS secrets are read here, with the rest of the reload, so the
+	 * first SMTP command after a SIGHUP does no file I/O on the loop.
+	 * smtpc_srs owns loop-thread state, so this stays on the loop; it
+	 * reads the small secret file only when srs.* changed.
+	 */
 	if (sh->store != NULL)
 		smtpc_srs_init(g->conf);
-	return 0;
 }
 
 static void
@@ -399,8 +414,8 @@ main_serve(int argc, char **argv)
 	}
 	loop_shared()->auth_cache = auth_cache_new(0, 0);
 	loop_shared()->auth_throttle = auth_throttle_new(0, 0, 0);
-	if (loop_init(conf, main_gen_build, main_gen_free, ebuf,
-	    sizeof(ebuf)) == -1) {
+	if (loop_init(conf, main_gen_build, main_gen_activate, main_gen_free,
+	    ebuf, sizeof(ebuf)) == -1) {
 		fprintf(stderr, "postern: %s\n", ebuf);
 		conf_free(&conf);
 		loop_free();

@@ -5,6 +5,11 @@
  * AES-GCM or ChaCha20-Poly1305 (AEAD); TLS 1.3 suites are all AEAD.  No
  * renegotiation, no compression.  SSL_MODE_RELEASE_BUFFERS keeps idle
  * connections small (IMAP IDLE sessions sit for hours).
+ *
+ * Threads: any.  A reload builds its context on a worker (loop.c), so
+ * nothing here keeps state between calls; OpenSSL 3 creates contexts and
+ * keys on any thread and keeps its error queue per thread, which
+ * tlsctx_err() reads and clears.
  */
 #include <sys/stat.h>
 #include <errno.h>

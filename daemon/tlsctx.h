@@ -1,8 +1,9 @@
 /*
  * tlsctx.h - server TLS contexts: TLS 1.2+ with AEAD ciphers only, from the
  * configured certificate or a self-signed one generated into
- * <state_dir>/tls/ on first start.  [loop] (reads files: called at start and
- * on reload, before or outside client traffic)
+ * <state_dir>/tls/ on first start.  [any, blocking] (reads files, may
+ * generate a key: called at start on the loop thread before it runs, and
+ * for a reload on a worker thread, one build at a time; see loop.c)
  */
 #ifndef TLSCTX_H
 #define TLSCTX_H

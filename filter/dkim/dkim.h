@@ -164,7 +164,8 @@ struct conf;
 struct dkim_keyring;		/* the signing keys of one generation (opaque) */
 
 /*
- * [loop, blocking: generation build] For every dkim.domains selector load
+ * [any, blocking: generation build, on a worker for a reload; one call
+ * at a time per key_directory] For every dkim.domains selector load
  * key_file or <key_directory>/<domain>.<selector>.key; a missing key is
  * generated (rsa key_length bits or ed25519) and written with
  * dkim_key_write_files (.key mode 0600 and .txt).  The files belong to

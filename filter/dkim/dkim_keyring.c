@@ -6,10 +6,15 @@
  * did) when the file does not exist yet.  With srs.enable, srs.domain
  * gets a dkim.defaults selector too unless dkim.domains lists it.
  *
- * Loading does blocking file I/O and, for a new RSA key, a second or so
- * of CPU: it runs when main.c builds a generation (start, SIGHUP), never
- * per message.  Once built the ring is read-only, so workers may sign
- * with its keys concurrently (dkim.h: keys may be shared read-only).
+ * Loading does blocking file I/O and, for a new RSA key, a tenth of a
+ * second to seconds of CPU: it runs when main.c builds a generation,
+ * never per message.  At start that is the loop thread before it runs;
+ * for a reload (SIGHUP, `postern reload`) it is a worker job (loop.c),
+ * so this file touches nothing but its arguments, the key files and the
+ * log.  loop.c builds one generation at a time, so two loads never
+ * generate the same missing key at once.  Once built the ring is
+ * read-only, so workers may sign with its keys concurrently (dkim.h:
+ * keys may be shared read-only).
  * Ownership of generated files: they are created by whoever builds the
  * generation; the first build runs as root before the privilege drop,
  * so main.c must chown key_directory and its files to run_as.  [any]
@@ -25,6 +30,7 @@
 
 #include "conf.h"
 #include "dkim.h"
+#include "log.h"
 #include "xmalloc.h"
 
 struct dkim_keyring_key {
@@ -95,6 +101,10 @@ dkim_keyring_one(struct dkim_keyring *kr, const struct conf *conf,
 			    e != NULL ? e : "failed");
 			goto out;
 		}
+		log_info("dkim key generated domain=%s selector=%s type=%s "
+		    "path=%s", domain, sel->name,
+		    sel->key_type == CONF_KEY_ED25519 ? "ed25519" : "rsa",
+		    path);
 	} else {
 		snprintf(err, errlen, "dkim: %s: %s", path, strerror(errno));
 		goto out;
