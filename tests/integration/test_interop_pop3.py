@@ -164,7 +164,10 @@ def test_getmail_pop3s_keep_twice(srv, gm_dir):
         "[destination]\ntype = Maildir\npath = %s/\n%s\n"
         "[options]\nread_all = false\ndelete = false\nverbose = 1\n"
         % (srv.ports["pop3s"], USER, PW, srv.ca, md, asuser))
-    cmd = [gm, "--getmaildir", str(d), "--rcfile", str(d / "rc")]
+    # getmail itself, through a race-free child wait (getmail_waitpid.py)
+    cmd = ["/usr/bin/python3", str(Path(__file__).with_name(
+        "getmail_waitpid.py")), gm, "--getmaildir", str(d), "--rcfile",
+        str(d / "rc")]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
