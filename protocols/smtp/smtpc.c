@@ -16,6 +16,36 @@
  * Owns its bufferevent, SSL, DNS queries and MTA-STS request.
  * Loop thread only.
  *
+ * Connection reuse (smtpc_cache.h).  The cache sits here, between the
+ * attempts, not in the queue runner: the queue keeps handing out one
+ * message per attempt (its per-recipient results, limits, retries and
+ * "sent only after the 250" stay as they were), and an attempt either
+ * opens a session or takes a parked one.  When the final reply to DATA
+ * arrives (anything but 421), the session is parked under its next hop
+ * (relay host and port and login, or the recipient domain; with the EHLO
+ * name) instead of getting QUIT, at most SMTPC_CONN_MSGS_MAX
+ * transactions per connection; it is closed with QUIT after
+ * SMTPC_CACHE_IDLE_MS idle (2 s, as Postfix's
+ * smtp_connection_cache_time_limit).  The next attempt for that next hop
+ * takes it once its message is loaded: at once for a relay host, after
+ * the MTA-STS lookup for an MX domain (the policy is still looked up for
+ * every message; under enforce only a session verified for an MX host
+ * the policy names qualifies), and again just before connecting, so a
+ * session parked while DNS answered is used too.  It then goes straight
+ * to MAIL FROM (RFC 5321 4.1.4: a new transaction after a completed
+ * one), SRS and the size/8BITMIME/SMTPUTF8 checks being per message as
+ * before.  If a reused session fails before the reply to MAIL (EOF,
+ * error, or 421: the server dropped an idle connection), nothing of the
+ * transaction happened: the attempt goes on with a fresh connection
+ * (no reuse) and the queue never sees it.  A failure after that counts
+ * as the attempt's, as on a fresh connection.  Limits: the queue runs at
+ * most 10 attempts per destination and 50 in all, each with at most one
+ * connection; a fresh connection first closes the parked sessions of its
+ * next hop (unusable, or it would have taken one) and, while the total
+ * would pass SMTPC_OPEN_MAX, the oldest parked ones, so the parked and
+ * the busy connections together stay within the queue's limits.  The
+ * queue's stop (shutdown) closes every parked session with QUIT.
+ *
  * Test knob: POSTERN_SMTPC_TEST_PORT (1-65535) replaces port 25 for MX
  * deliveries, so a test resolver can point MX records at loopback sinks.
  */
@@ -47,6 +77,7 @@
 #include "loop.h"
 #include "queue.h"
 #include "smtpc.h"
+#include "smtpc_cache.h"
 #include "smtpc_local.h"
 #include "smtpc_mx.h"
 #include "smtpc_srs.h"
@@ -59,6 +90,8 @@
 #define SMTPC_REPLY_MAX		(64 * 1024)
 #define SMTPC_TIMEOUT		300	/* RFC 5321 4.5.3.2 */
 #define SMTPC_ADDRS_MAX		8
+/* Connections open at once, busy and parked: queue.c's QUEUE_ACTIVE_MAX. */
+#define SMTPC_OPEN_MAX		50
 
 enum smtpc_state {
 	SMTPC_S_LOAD = 0,	/* reading the message */
@@ -102,6 +135,12 @@ struct smtpc {
 	struct bufferevent	*bev;
 	bool			 tls;
 	bool			 ehlo_tls_done;
+	bool			 verified;	/* TLS verified (MTA-STS) */
+	bool			 reused;	/* the session came parked */
+	bool			 no_reuse;	/* a parked one failed: fresh */
+	bool			 idle;		/* between transactions */
+	unsigned		 nmsgs;		/* transactions done on bev */
+	char			*key;		/* next hop (smtpc_cache_key) */
 	bool			 pipelining, starttls, eightbit, utf8, authplain;
 	bool			 dsn;		/* RFC 3461 offered */
 	uint64_t		 sizemax;
@@ -124,9 +163,11 @@ struct smtpc {
 };
 
 static SSL_CTX	*smtpc_ssl;
+static size_t	 smtpc_nopen;	/* connections held by attempts */
 
 static void	smtpc_next_target(struct smtpc *);
 static void	smtpc_resolve_host(struct smtpc *);
+static void	smtpc_route(struct smtpc *);
 
 static void
 smtpc_dead(struct smtpc *c)
@@ -137,10 +178,23 @@ smtpc_dead(struct smtpc *c)
 	}
 }
 
+/* Close the attempt's connection, if any (no QUIT). */
+static void
+smtpc_drop_conn(struct smtpc *c)
+{
+	if (c->bev == NULL)
+		return;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	smtpc_nopen--;
+}
+
 static void
 smtpc_free(struct smtpc *c)
 {
 	smtpc_dead(c);
+	smtpc_drop_conn(c);
+	free(c->key);
 	free(c->path);
 	free(c->user);
 	free(c->pwfile);
@@ -149,8 +203,6 @@ smtpc_free(struct smtpc *c)
 	dnsq_cancel(&c->dq);
 	smtpc_sts_cancel(&c->sts_req);
 	smtpc_sts_clear(&c->sts);
-	if (c->bev != NULL)
-		bufferevent_free(c->bev);
 	smtpc_mx_clear(&c->mx);
 	buf_free(&c->reply);
 	free(c->body);
@@ -184,6 +236,29 @@ smtpc_set_all(struct smtpc *c, int code, const char *fmt, ...)
 	}
 }
 
+/* Hand the idle session to the cache for the next message (the header). */
+static void
+smtpc_park(struct smtpc *c)
+{
+	struct smtpc_conn	*k = xcalloc(1, sizeof(*k));
+
+	k->key = xstrdup(c->key);
+	k->host = xstrdup(c->mx.host[c->hi]);
+	k->mx = xstrdup(c->a->mx != NULL ? c->a->mx : k->host);
+	k->nmsgs = c->nmsgs;
+	k->tls = c->tls;
+	k->verified = c->verified;
+	k->pipelining = c->pipelining;
+	k->eightbit = c->eightbit;
+	k->utf8 = c->utf8;
+	k->dsn = c->dsn;
+	k->sizemax = c->sizemax;
+	k->bev = c->bev;
+	c->bev = NULL;
+	smtpc_nopen--;
+	smtpc_cache_put(k);
+}
+
 static void
 smtpc_finish(struct smtpc *c)
 {
@@ -191,9 +266,44 @@ smtpc_finish(struct smtpc *c)
 
 	smtpc_set_all(c, c->last_code ? c->last_code : 451, "%s",
 	    c->last_error ? c->last_error : "4.4.0 delivery failed");
+	if (c->bev != NULL && c->idle && c->st != SMTPC_S_QUIT &&
+	    c->hi < c->mx.n)
+		smtpc_park(c);
 	a->dpriv = NULL;
 	smtpc_free(c);
 	a->done(a);
+}
+
+/*
+ * A parked session failed before the reply to MAIL (the server closed
+ * it, or answered 421): no command of the transaction took effect, so
+ * the attempt carries on over a fresh connection and nothing counts as
+ * a failure (RFC 5321 3.8: 421 closes the channel, not the message).
+ */
+static void
+smtpc_reuse_failed(struct smtpc *c, const char *why)
+{
+	size_t	 i;
+
+	log_info("smtpc id=%s domain=%s host=%s reused connection failed "
+	    "error=\"%s\" action=reconnect", c->a->id, c->a->domain,
+	    c->mx.host[c->hi], why);
+	smtpc_dead(c);
+	smtpc_drop_conn(c);
+	for (i = 0; i < c->a->nrcpts; i++) {
+		c->a->code[i] = 0;
+		free(c->a->reply[i]);
+		c->a->reply[i] = NULL;
+	}
+	free(c->tx_reply);
+	c->tx_reply = NULL;
+	c->reused = false;
+	c->no_reuse = true;
+	c->idle = false;
+	c->tls = false;
+	c->verified = false;
+	c->ehlo_tls_done = false;
+	smtpc_route(c);
 }
 
 /* Remember why this target failed; the next one is tried. */
@@ -210,6 +320,10 @@ smtpc_target_failed(struct smtpc *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	if (c->reused && c->st == SMTPC_S_TX && c->nreplied == 0) {
+		smtpc_reuse_failed(c, text);
+		return;
+	}
 	log_info("smtpc id=%s domain=%s host=%s failed code=%d error=\"%s\"",
 	    c->a->id, c->a->domain, c->hi < c->mx.n ? c->mx.host[c->hi] : "-",
 	    code, text);
@@ -217,10 +331,8 @@ smtpc_target_failed(struct smtpc *c, int code, const char *fmt, ...)
 	c->last_error = xstrdup(text);
 	c->last_code = code;
 	smtpc_dead(c);
-	if (c->bev != NULL) {
-		bufferevent_free(c->bev);
-		c->bev = NULL;
-	}
+	smtpc_drop_conn(c);
+	c->idle = false;
 	/* Results of a broken transaction do not count: the next try redoes it. */
 	for (i = 0; i < c->a->nrcpts; i++) {
 		c->a->code[i] = 0;
@@ -319,6 +431,8 @@ smtpc_tx_begin(struct smtpc *c)
 	char			*dsn;
 	size_t			 i;
 
+	/* Nothing outstanding: a refusal below leaves the session reusable. */
+	c->idle = true;
 	/* RFC 1870 6: do not send what the server announced it refuses. */
 	if (c->sizemax > 0 && c->blen > c->sizemax) {
 		smtpc_set_all(c, 552, "5.3.4 message size %zu exceeds the "
@@ -346,6 +460,7 @@ smtpc_tx_begin(struct smtpc *c)
 	c->nreplied = 0;
 	c->naccepted = 0;
 	c->mail_ok = false;
+	c->idle = false;
 	dsn = smtpc_dsn_params(c);
 	smtpc_send(c, "MAIL FROM:<%s>%s%s%s SIZE=%zu", a->sender,
 	    c->has8bit ? " BODY=8BITMIME" : "", utf8 ? " SMTPUTF8" : "",
@@ -363,6 +478,7 @@ smtpc_tx_begin(struct smtpc *c)
 static void
 smtpc_quit(struct smtpc *c)
 {
+	c->idle = false;
 	c->st = SMTPC_S_QUIT;
 	smtpc_send(c, "QUIT");
 }
@@ -375,6 +491,11 @@ smtpc_tx_reply(struct smtpc *c, int code, const char *text)
 	size_t			 k = c->nreplied++, i;
 
 	if (k == 0) {
+		/* A parked session the server has given up meanwhile. */
+		if (code == 421 && c->reused) {
+			smtpc_reuse_failed(c, text);
+			return;
+		}
 		c->mail_ok = code >= 200 && code < 300;
 		if (!c->mail_ok) {
 			/* The sender was refused: the same for everyone. */
@@ -612,6 +733,12 @@ smtpc_reply(struct smtpc *c, int code, const char *text)
 		smtpc_set_all(c, code, "%s", first);
 		free(c->last_error);
 		c->last_error = NULL;
+		/* The transaction is complete: park the session (header). */
+		if (++c->nmsgs < SMTPC_CONN_MSGS_MAX && code != 421) {
+			c->idle = true;
+			smtpc_finish(c);
+			break;
+		}
 		smtpc_quit(c);
 		break;
 	case SMTPC_S_QUIT:
@@ -680,6 +807,8 @@ smtpc_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->st == SMTPC_S_TLS) {
 			c->tls = true;
+			/* Under enforce, SSL_VERIFY_PEER: verified. */
+			c->verified = c->sts_enforce;
 			log_info("smtpc id=%s host=%s tls=%s cipher=%s "
 			    "verified=%s", c->a->id, c->mx.host[c->hi],
 			    SSL_get_version(bufferevent_openssl_get_ssl(bev)),
@@ -706,13 +835,79 @@ smtpc_event(struct bufferevent *bev, short what, void *arg)
 		    "connection failed");
 }
 
+/*
+ * Take a parked session of this next hop that the MTA-STS policy allows
+ * and start the transaction on it; false if there is none.  When true,
+ * c may be gone already (smtpc_tx_begin can finish the attempt).
+ */
+static bool
+smtpc_reuse(struct smtpc *c)
+{
+	struct smtpc_conn	*k;
+
+	if (c->no_reuse)
+		return false;
+	while ((k = smtpc_cache_take(c->key, c->sts_enforce ? &c->sts :
+	    NULL)) != NULL) {
+		/* Bytes not yet seen by the cache's callback: a 421. */
+		if (evbuffer_get_length(bufferevent_get_input(k->bev)) == 0)
+			break;
+		smtpc_conn_free(&k);
+	}
+	if (k == NULL)
+		return false;
+	smtpc_mx_set_one(&c->mx, k->host);
+	c->hi = 0;
+	c->naddr = c->ai = 0;
+	c->bev = k->bev;
+	k->bev = NULL;
+	smtpc_nopen++;
+	c->reused = true;
+	c->nmsgs = k->nmsgs;
+	c->tls = k->tls;
+	c->verified = k->verified;
+	c->pipelining = k->pipelining;
+	c->eightbit = k->eightbit;
+	c->utf8 = k->utf8;
+	c->dsn = k->dsn;
+	c->sizemax = k->sizemax;
+	free(c->a->mx);
+	c->a->mx = xstrdup(k->mx);
+	log_info("smtpc id=%s domain=%s host=%s reused messages=%u tls=%s",
+	    c->a->id, c->a->domain, k->host, k->nmsgs, k->tls ? "yes" : "no");
+	smtpc_conn_free(&k);
+	bufferevent_setcb(c->bev, smtpc_read, NULL, smtpc_event, c);
+	bufferevent_set_timeouts(c->bev, &(struct timeval){ SMTPC_TIMEOUT, 0 },
+	    &(struct timeval){ SMTPC_TIMEOUT, 0 });
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	smtpc_tx_begin(c);
+	return true;
+}
+
 static void
 smtpc_connect(struct smtpc *c)
 {
 	char	 ip[INET6_ADDRSTRLEN];
 
+	/* One parked while DNS answered serves as well. */
+	if (smtpc_reuse(c))
+		return;
+	/*
+	 * Any still parked for this next hop is unusable (policy) or suspect
+	 * (no_reuse): close them, and the oldest others while the total
+	 * would pass the limit (the header: connections stay within the
+	 * queue's limits).
+	 */
+	smtpc_cache_drop(c->key);
+	while (smtpc_nopen + smtpc_cache_count() >= SMTPC_OPEN_MAX &&
+	    smtpc_cache_close_oldest())
+		;
 	c->st = SMTPC_S_CONNECT;
+	c->reused = false;
+	c->nmsgs = 0;
+	c->verified = false;
 	c->bev = bufferevent_socket_new(loop_base(), -1, BEV_OPT_CLOSE_ON_FREE);
+	smtpc_nopen++;
 	bufferevent_setcb(c->bev, smtpc_read, NULL, smtpc_event, c);
 	bufferevent_set_timeouts(c->bev, &(struct timeval){ SMTPC_TIMEOUT, 0 },
 	    &(struct timeval){ SMTPC_TIMEOUT, 0 });
@@ -862,7 +1057,23 @@ smtpc_mx_answer(void *arg, const struct dnsq_result *r)
 	smtpc_resolve_host(c);
 }
 
-/* The MTA-STS policy (or none) is known: now the MX records. */
+/* From the next hop to a connection: the relay host, or the MX records. */
+static void
+smtpc_route(struct smtpc *c)
+{
+	if (c->relay) {
+		smtpc_mx_set_one(&c->mx, c->relay_host);
+		c->port = c->relay_port;
+		c->hi = 0;
+		smtpc_resolve_host(c);
+		return;
+	}
+	c->st = SMTPC_S_DNS;
+	c->dq = dnsq_query(loop_shared()->dns, c->a->domain, DNSQ_T_MX,
+	    smtpc_mx_answer, c);
+}
+
+/* The MTA-STS policy (or none) is known: a parked session, or the MX. */
 static void
 smtpc_sts_answer(void *arg, const struct smtpc_sts_policy *p)
 {
@@ -877,8 +1088,9 @@ smtpc_sts_answer(void *arg, const struct smtpc_sts_policy *p)
 		log_info("smtpc id=%s domain=%s mta-sts=%s", c->a->id,
 		    c->a->domain, p->mode == SMTPC_STS_ENFORCE ? "enforce" :
 		    p->mode == SMTPC_STS_TESTING ? "testing" : "none");
-	c->dq = dnsq_query(loop_shared()->dns, c->a->domain, DNSQ_T_MX,
-	    smtpc_mx_answer, c);
+	if (smtpc_reuse(c))
+		return;
+	smtpc_route(c);
 }
 
 /* ---- loading the message (worker) --------------------------------------- */
@@ -957,10 +1169,8 @@ smtpc_load_done(void *arg)
 		return;
 	}
 	if (c->relay) {
-		smtpc_mx_set_one(&c->mx, c->relay_host);
-		c->port = c->relay_port;
-		c->hi = 0;
-		smtpc_resolve_host(c);
+		if (!smtpc_reuse(c))
+			smtpc_route(c);
 		return;
 	}
 	c->st = SMTPC_S_DNS;
@@ -1027,6 +1237,9 @@ smtpc_start(struct queue_attempt *a)
 		if (a->conf->relay.password_file != NULL)
 			c->pwfile = xstrdup(a->conf->relay.password_file);
 	}
+	c->key = c->relay ? smtpc_cache_key(true, c->relay_host,
+	    c->relay_port, c->user, c->helo) : smtpc_cache_key(false,
+	    a->domain, c->port, NULL, c->helo);
 	c->st = SMTPC_S_LOAD;
 	work_submit(smtpc_load_run, smtpc_load_done, c);
 }
@@ -1050,9 +1263,17 @@ smtpc_cancel(struct queue_attempt *a)
 	smtpc_free(c);
 }
 
+/* The queue stops (shutdown): QUIT to every parked session. */
+static void
+smtpc_stop(void)
+{
+	smtpc_cache_close_all();
+}
+
 static const struct queue_deliverer smtpc_d = {
 	smtpc_start,
-	smtpc_cancel
+	smtpc_cancel,
+	smtpc_stop
 };
 
 const struct queue_deliverer *

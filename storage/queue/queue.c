@@ -9,7 +9,14 @@
  * Record writes are group-committed: while one LMDB transaction runs,
  * the next ones gather, and go together in the next transaction (one
  * fsync), so that "sent" reaches the disk right behind the remote's 250
- * even when thousands of messages move at once.
+ * even when thousands of messages move at once.  Connection reuse is the
+ * deliverer's business (smtpc.c parks sessions between attempts): the
+ * runner still hands out one message per attempt, and tells the
+ * deliverer when it stops so that parked sessions get their QUIT.  A run
+ * skips a waiting message cheaply (its recipients' groups are computed
+ * once per configuration, a group found at its limit is remembered for
+ * the run, and an unchanged record is not rewritten), because a long
+ * backlog for one destination is scanned on every run.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -80,6 +87,7 @@ struct queue {
 	unsigned		 scale;		/* POSTERN_QUEUE_TEST_SCALE */
 	uint64_t		 rnd;
 	queue_sign_fn		*sign;		/* DSN DKIM signer or NULL */
+	unsigned		 conf_gen;	/* bumped by queue_set_conf() */
 };
 
 static void	queue_kick(struct queue *, int64_t delay_ms);
@@ -674,7 +682,8 @@ queue_att_done(struct queue_attempt *a)
 	queue_finish(q, m);
 }
 
-static const char	*queue_group(const struct queue *, const char *);
+static const char	*queue_rgroup(const struct queue *, struct queue_msg *,
+			    size_t);
 
 static void
 queue_att_start(struct queue *q, struct queue_msg *m, const char *domain)
@@ -690,7 +699,7 @@ queue_att_start(struct queue *q, struct queue_msg *m, const char *domain)
 	for (i = 0; i < m->nr; i++) {
 		if (m->r[i].state != QUEUE_R_PENDING || m->r[i].busy)
 			continue;
-		if (strcasecmp(queue_group(q, m->r[i].addr), domain) != 0)
+		if (strcasecmp(queue_rgroup(q, m, i), domain) != 0)
 			continue;
 		m->r[i].busy = true;
 		t->map[a->nrcpts] = i;
@@ -752,10 +761,47 @@ queue_group(const struct queue *q, const char *addr)
 	return dom;
 }
 
+/* queue_group() of m's recipient i, computed once per configuration. */
+static const char *
+queue_rgroup(const struct queue *q, struct queue_msg *m, size_t i)
+{
+	size_t	 k;
+
+	if (m->grp_gen != q->conf_gen) {
+		for (k = 0; k < m->nr; k++)
+			m->r[k].grp = queue_group(q, m->r[k].addr);
+		m->grp_gen = q->conf_gen;
+	}
+	return m->r[i].grp;
+}
+
+/*
+ * Does an idle message need queue_finish()?  Only with a failure not yet
+ * reported, or nothing pending any more.  A message that merely waits
+ * for a free slot does not: its record is as it was (rewriting it on
+ * every run cost one LMDB write per waiting message per run).
+ */
+static bool
+queue_unsettled(const struct queue_msg *m)
+{
+	size_t	 i, pending = 0;
+
+	for (i = 0; i < m->nr; i++) {
+		if (m->r[i].state == QUEUE_R_FAILED)
+			return true;
+		if (m->r[i].state == QUEUE_R_PENDING)
+			pending++;
+	}
+	return pending == 0;
+}
+
 /*
  * Start attempts for every due message, one per domain of its pending
  * recipients (one in all through a relay host), within the per-domain
  * and total limits.  Returns the delay until the next due message.
+ * A long backlog for one destination is scanned cheaply: a group found
+ * at its limit is remembered for the rest of the run (the counts only
+ * grow within a run), so a waiting message costs one comparison.
  */
 static int64_t
 queue_run(struct queue *q)
@@ -763,6 +809,7 @@ queue_run(struct queue *q)
 	struct queue_msg	*m, *next;
 	int64_t			 now = queue_now(), wait = QUEUE_IDLE_MS;
 	const char		*dom;
+	const char		*full = "";	/* a group at its limit */
 	size_t			 i, j;
 	bool			 seen;
 
@@ -782,22 +829,26 @@ queue_run(struct queue *q)
 		for (i = 0; i < m->nr; i++) {
 			if (m->r[i].state != QUEUE_R_PENDING || m->r[i].busy)
 				continue;
-			dom = queue_group(q, m->r[i].addr);
+			dom = queue_rgroup(q, m, i);
 			for (seen = false, j = 0; j < i && !seen; j++)
 				seen = m->r[j].busy && strcasecmp(
-				    queue_group(q, m->r[j].addr), dom) == 0;
+				    queue_rgroup(q, m, j), dom) == 0;
 			if (seen)
 				continue;
-			if (q->natts >= QUEUE_ACTIVE_MAX ||
+			if (q->natts >= QUEUE_ACTIVE_MAX || dom == full ||
+			    strcasecmp(dom, full) == 0 ||
 			    queue_domain_active(q, dom) >= QUEUE_DOMAIN_MAX) {
+				if (q->natts < QUEUE_ACTIVE_MAX)
+					full = dom;	/* valid: m lives on */
 				if (wait > 1000 / q->scale + 1)
 					wait = 1000 / q->scale + 1;
 				continue;
 			}
 			queue_att_start(q, m, dom);
 		}
-		if (m->busy == 0 && !m->writing)
-			queue_finish(q, m);	/* failed ones not yet reported */
+		/* Failed ones not yet reported, or nothing left to send. */
+		if (m->busy == 0 && !m->writing && queue_unsettled(m))
+			queue_finish(q, m);
 	}
 	return wait;
 }
@@ -914,6 +965,7 @@ queue_open(const struct conf *conf, struct queue **q_r, const char **error_r)
 
 	*q_r = NULL;
 	q->conf = conf;
+	q->conf_gen = 1;	/* a new message's grp_gen is 0: computed */
 	q->scale = 1;
 	if ((s = getenv("POSTERN_QUEUE_TEST_SCALE")) != NULL &&
 	    str_to_u64(s, 100000, &v) == 0 && v >= 1)
@@ -976,6 +1028,8 @@ queue_stop(struct queue *q)
 		t->m->busy--;
 		queue_att_free(t);
 	}
+	if (q->d->stop != NULL)
+		q->d->stop();
 }
 
 void
@@ -1012,6 +1066,7 @@ void
 queue_set_conf(struct queue *q, const struct conf *conf)
 {
 	q->conf = conf;
+	q->conf_gen++;		/* relay.host or domains may have changed */
 }
 
 /* ---- control ----------------------------------------------------------------- */

@@ -89,6 +89,12 @@ struct queue_attempt {
 struct queue_deliverer {
 	void	(*start)(struct queue_attempt *);
 	void	(*cancel)(struct queue_attempt *);
+	/*
+	 * The queue stops (after cancelling the attempts): release what the
+	 * deliverer keeps between attempts (smtpc: the idle connections it
+	 * keeps for reuse get QUIT).  NULL: nothing kept.
+	 */
+	void	(*stop)(void);
 };
 
 /*

@@ -28,6 +28,7 @@ struct queue_r {
 	int		 code;		/* last reply code, 0 if none */
 	char		*reply;		/* last reply text, NULL if none */
 	bool		 busy;		/* in an attempt */
+	const char	*grp;		/* queue.c's group, for grp_gen */
 };
 
 struct queue_msg {
@@ -50,6 +51,7 @@ struct queue_msg {
 	bool			 listed;	/* on queue.msgs */
 	bool			 removed;	/* delete when idle (ctl) */
 	bool			 bounce_req;	/* bounce when idle (ctl) */
+	unsigned		 grp_gen;	/* conf generation of r[].grp */
 };
 TAILQ_HEAD(queue_msg_list, queue_msg);
 

@@ -26,15 +26,26 @@ forward and runs its inbound filters (spam scoring, SPF of the sender)
 on port 25; Postfix relays with its default restrictions.  Both send
 without TLS (smtp-sink offers none).  Postfix's smtp client reuses
 connections under backlog (smtp_connection_cache_on_demand) and runs up
-to 20 per destination; postern's queue runs at most 3 attempts per
-domain, one connection per message (storage/queue/queue.c).
+to 20 per destination; postern's queue runs at most 10 attempts per
+destination (storage/queue/queue.c), and its client reuses connections
+after every completed transaction: up to 100 messages per connection,
+closed with QUIT after 2 s idle (protocols/smtp/smtpc_cache.c).  With
+--keep, postern's log tells how many connections the run opened
+("connecting") and how many messages went over a reused one ("reused").
+
+--drain N (postern only) adds the outbound side alone: N messages are
+queued while relay.port has no listener (each first attempt is refused
+at connect and deferred), then smtp-sink starts on that port and
+`postern queue flush` releases the backlog; the figure is N / the time
+until the sink holds N files, and postern's CPU per message meanwhile.
+Inbound acceptance is out of it, so this is where connection reuse shows.
 
 Needs root (the peers stack), postfix (smtp-source, smtp-sink) and the
 stack of peers/setup.sh (run on first use).  Measurement helpers are the
 peers harness (procstat.py), as in smtp_bench.py.
 
 usage: outbound_bench.py [--bin build-obr/postern] [--sessions 10,50]
-         [--messages 2000] [--size 4096] [--runs 1]
+         [--messages 2000] [--size 4096] [--runs 1] [--drain N]
          [--peers-root /tmp/peers] [--no-peers] [--keep]
 """
 import argparse
@@ -90,10 +101,10 @@ def wait_port(port, proc, what, timeout=60):
 class Sink:
     """smtp-sink, one file per accepted transaction in self.dir."""
 
-    def __init__(self):
+    def __init__(self, port=None):
         self.dir = Path(tempfile.mkdtemp(prefix="outbound-bench-sink-"))
         self.dir.chmod(0o777)
-        self.port = free_port()
+        self.port = port or free_port()
         args = [SMTP_SINK]
         if os.geteuid() == 0:
             args += ["-u", "nobody"]
@@ -172,6 +183,11 @@ class Postern:
 
     def pids(self):
         return [str(self.proc.pid)]
+
+    def flush(self):
+        subprocess.run([self.bin, "queue", "-c", str(self.tmp /
+                                                     "postern.conf"),
+                        "flush"], check=True, capture_output=True)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -314,31 +330,55 @@ def run_point(srv, sink, sessions, a):
     return best
 
 
-def main():
-    p = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bin", default=str(ROOT / "build-obr" / "postern"))
-    p.add_argument("--sessions", default="10,50")
-    p.add_argument("--messages", type=int, default=2000)
-    p.add_argument("--size", type=int, default=4096)
-    p.add_argument("--runs", type=int, default=1)
-    p.add_argument("--timeout", type=float, default=300)
-    p.add_argument("--peers-root", default="/tmp/peers")
-    p.add_argument("--no-peers", action="store_true")
-    p.add_argument("--keep", action="store_true",
-                   help="keep postern's tmp dir")
-    p.add_argument("--quiet-max", type=float, default=20)
-    p.add_argument("--quiet-cores", type=float, default=0.5)
-    a = p.parse_args()
-    sessions = [int(x) for x in a.sessions.split(",")]
-    for b in (SMTP_SOURCE, SMTP_SINK):
-        if not os.path.exists(b):
-            sys.exit("%s missing: apt-get install postfix (then systemctl "
-                     "disable postfix), or run peers/setup.sh" % b)
-    if not a.no_peers and os.geteuid() != 0:
-        sys.exit("the Postfix stack needs root (or --no-peers)")
+def drain_run(a, n):
+    """The queue -> smtp-sink side alone (see --drain above)."""
+    port = free_port()
+    srv = Postern(a.bin, port, a.keep)
+    sink = None
+    try:
+        srv.start()
+        time.sleep(1)
+        cmd = [SMTP_SOURCE, "-s", "10", "-m", str(n), "-l", str(a.size),
+               "-f", SENDER, "-t", srv.rcpt, "127.0.0.1:%d" % srv.port]
+        subprocess.run(cmd, timeout=a.timeout, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True)
+        logf = srv.tmp / "postern.log"
+        deadline = time.monotonic() + a.timeout
+        # Every first attempt made (and refused) before the sink is up.
+        while time.monotonic() < deadline and \
+                logf.read_text(errors="replace").count("state=deferred") < n:
+            time.sleep(0.2)
+        sink = Sink(port)
+        procstat.quiet(a.quiet_max, a.quiet_cores)
+        s0 = procstat.snap(srv.pids())
+        t0 = time.monotonic()
+        srv.flush()
+        got = 0
+        while time.monotonic() - t0 < a.timeout:
+            got = sink.count()
+            if got >= n:
+                break
+            time.sleep(0.02)
+        t1 = time.monotonic()
+        s1 = procstat.snap(srv.pids())
+        log_text = logf.read_text(errors="replace")
+        r = {"messages": n, "delivered": got, "complete": got >= n,
+             "drain_mps": round(got / (t1 - t0), 1),
+             "server_cpu_ms_per_msg": round(1000 * (s1["cpu_s"] -
+                                                    s0["cpu_s"]) /
+                                            max(got, 1), 3),
+             "connections": log_text.count(" connecting") - n,
+             "reused": log_text.count(" reused messages=")}
+        log("%-8s drain %s" % (srv.name, json.dumps(r)))
+        return r
+    finally:
+        srv.stop()
+        if sink is not None:
+            sink.close()
 
+
+def side_by_side(a, sessions):
+    """The smtp-source -> server -> sink points; prints their table."""
     sink = Sink()
     res = {}
     try:
@@ -358,8 +398,8 @@ def main():
 
     names = [s.name for s in servers]
     print("\nOutbound: smtp-source -> server -> queue -> smtp-sink, %d-byte "
-          "messages, %d per point, one per connection (median of %d "
-          "run(s))" % (a.size, a.messages, a.runs))
+          "messages, %d per point, one per inbound connection (median of "
+          "%d run(s))" % (a.size, a.messages, a.runs))
     hdr = "| sessions | " + " | ".join(
         "%s msg/s (accept) | %s CPU ms/msg | %s peak RSS/PSS MB" %
         (n, n, n) for n in names)
@@ -383,7 +423,55 @@ def main():
                                  max(res[(names[1], s)]["deliver_mps"],
                                      0.001))
         print(row + " |")
-    print("JSON " + json.dumps({"%s/%s" % k: v for k, v in res.items()}))
+    return res
+
+
+def main():
+    p = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bin", default=str(ROOT / "build-obr" / "postern"))
+    p.add_argument("--sessions", default="10,50")
+    p.add_argument("--messages", type=int, default=2000)
+    p.add_argument("--size", type=int, default=4096)
+    p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=300)
+    p.add_argument("--peers-root", default="/tmp/peers")
+    p.add_argument("--no-peers", action="store_true")
+    p.add_argument("--keep", action="store_true",
+                   help="keep postern's tmp dir")
+    p.add_argument("--quiet-max", type=float, default=20)
+    p.add_argument("--quiet-cores", type=float, default=0.5)
+    p.add_argument("--drain", type=int, default=0, metavar="N",
+                   help="also the queue -> sink drain of N messages")
+    a = p.parse_args()
+    sessions = [int(x) for x in a.sessions.split(",") if x]   # "": none
+    for b in (SMTP_SOURCE, SMTP_SINK):
+        if not os.path.exists(b):
+            sys.exit("%s missing: apt-get install postfix (then systemctl "
+                     "disable postfix), or run peers/setup.sh" % b)
+    if not a.no_peers and os.geteuid() != 0:
+        sys.exit("the Postfix stack needs root (or --no-peers)")
+
+    res = {}
+    if sessions:
+        res = side_by_side(a, sessions)
+    drains = [drain_run(a, a.drain) for _ in range(a.runs)] \
+        if a.drain else []
+    if drains:
+        print("\nDrain (postern): %d queued messages -> smtp-sink after "
+              "`postern queue flush`" % a.drain)
+        print("| run | msg/s | CPU ms/msg | connections | reused |")
+        print("|---|---|---|---|---|")
+        for i, r in enumerate(drains):
+            print("| %d | %.0f%s | %.2f | %d | %d |" % (
+                i + 1, r["drain_mps"], "" if r["complete"] else
+                " INCOMPLETE", r["server_cpu_ms_per_msg"],
+                r["connections"], r["reused"]))
+    print("JSON " + json.dumps(dict({"%s/%s" % k: v for k, v in
+                                     res.items()},
+                                    **{"postern/drain%d" % (i + 1): r
+                                       for i, r in enumerate(drains)})))
 
 
 if __name__ == "__main__":

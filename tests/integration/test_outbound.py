@@ -29,12 +29,27 @@ os.environ["POSTERN_QUEUE_TEST_SCALE"] = "1000"
 
 
 class Sink:
-    """A tiny ESMTP receiver; rcpt_policy(addr, nth_try) -> reply line."""
+    """A tiny ESMTP receiver; rcpt_policy(addr, nth_try) -> reply line.
 
-    def __init__(self, tls_ca=None, policy=None):
+    Per connection it keeps the commands it got (self.sessions[i]: a
+    list of (monotonic time, command line), then (time, "EOF") when the
+    client closes), and the peak number of connections open at once.
+    mail_policy(session_no, nth_mail_in_session) -> None (answer 250),
+    a reply line (sent, then the connection is closed if it starts with
+    "421"), or "DROP" (closed without a reply); after_data(session_no,
+    nth_mail) -> True closes the connection right after the 250 to the
+    message (a server that ends sessions after one transaction)."""
+
+    def __init__(self, tls_ca=None, policy=None, mail_policy=None,
+                 after_data=None):
         self.msgs = []          # (mail_from, [rcpts], data bytes, tls)
         self.tries = {}
         self.policy = policy or (lambda addr, n: "250 2.1.5 Ok")
+        self.mail_policy = mail_policy or (lambda sno, n: None)
+        self.after_data = after_data or (lambda sno, n: False)
+        self.sessions = []
+        self.active = 0
+        self.peak = 0
         self.tls_ca = tls_ca
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -51,11 +66,36 @@ class Sink:
         self.loop.run_forever()
 
     def close(self):
+        async def shutdown():
+            # Connections still open (a client's idle session) end here,
+            # not as tasks destroyed while pending.
+            self.server.close()
+            tasks = [t for t in asyncio.all_tasks()
+                     if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(5)
+        except Exception:
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
     async def _client(self, reader, writer):
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        try:
+            await self._session(reader, writer)
+        finally:
+            self.active -= 1
+
+    async def _session(self, reader, writer):
         tls = False
+        sno = len(self.sessions)
+        log = []
+        self.sessions.append(log)
+        nmail = 0
 
         async def send(line):
             writer.write(line.encode() + b"\r\n")
@@ -66,8 +106,10 @@ class Sink:
             while True:
                 line = await reader.readline()
                 if not line:
+                    log.append((time.monotonic(), "EOF"))
                     return
                 cmd = line.decode(errors="replace").rstrip("\r\n")
+                log.append((time.monotonic(), cmd))
                 verb = cmd.split(" ")[0].upper()
                 if verb == "EHLO":
                     caps = ["sink.test", "PIPELINING", "SIZE 10000000",
@@ -85,10 +127,25 @@ class Sink:
                     await writer.start_tls(ctx)
                     tls = True
                 elif verb == "MAIL":
+                    nmail += 1
+                    reply = self.mail_policy(sno, nmail - 1)
+                    mail, rcpts = None, []
+                    if reply == "DROP":
+                        writer.close()
+                        return
+                    if reply is not None:
+                        await send(reply)
+                        if reply.startswith("421"):
+                            writer.close()
+                            return
+                        continue
                     mail = cmd[10:].split(">")[0].lstrip("<")
                     rcpts = []
                     await send("250 2.1.0 Ok")
                 elif verb == "RCPT":
+                    if mail is None:
+                        await send("503 5.5.1 MAIL first")
+                        continue
                     addr = cmd[8:].split(">")[0].lstrip("<")
                     n = self.tries.get(addr, 0)
                     self.tries[addr] = n + 1
@@ -111,7 +168,14 @@ class Sink:
                             break
                         data += ln[1:] if ln.startswith(b".") else ln
                     self.msgs.append((mail, rcpts, data, tls))
+                    mail, rcpts = None, []
                     await send("250 2.0.0 Ok: queued")
+                    if self.after_data(sno, nmail - 1):
+                        writer.close()
+                        return
+                elif verb == "RSET":
+                    mail, rcpts = None, []
+                    await send("250 2.0.0 Ok")
                 elif verb == "QUIT":
                     await send("221 2.0.0 Bye")
                     writer.close()
