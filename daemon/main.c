@@ -41,6 +41,7 @@
 #include "smtp.h"
 #include "smtpc.h"
 #include "smtpc_srs.h"
+#include "srs.h"
 #include "store.h"
 #include "work.h"
 #include "xmalloc.h"
@@ -316,6 +317,8 @@ main_gen_build(struct gen *g, char *err, size_t errlen)
 		return -1;
 	}
 	g->ext[FILTER_GEN_DKIM] = kr;
+	/* The SRS secret (created when missing): smtpc_srs.h. */
+	g->ext[SMTPC_GEN_SRS] = smtpc_srs_build_blocking(g->conf);
 	return 0;
 }
 
@@ -332,26 +335,22 @@ main_gen_activate(struct gen *g)
 		store_set_conf(sh->store, g->conf);
 	if (sh->queue != NULL)
 		queue_set_conf(sh->queue, g->conf);
-	/*
-	 * SRS secrets are read here, with the rest of the reload, so the
-	 * first SMTP command after a SIGHUP does no file I/O on the loop.
-	 * smtpc_srs owns loop-thread state, so this stays on the loop; it
-	 * reads the small secret file only when srs.* changed.
-	 */
-	if (sh->store != NULL)
-		smtpc_srs_init(g->conf);
 }
 
 static void
 main_gen_free(struct gen *g)
 {
 	struct dkim_keyring	*kr;
+	struct srs		*srs;
 
 	route_free(&g->route);
 	auth_db_free(&g->auth);
 	kr = g->ext[FILTER_GEN_DKIM];
 	dkim_keyring_free(&kr);
 	g->ext[FILTER_GEN_DKIM] = NULL;
+	srs = g->ext[SMTPC_GEN_SRS];
+	srs_free(&srs);
+	g->ext[SMTPC_GEN_SRS] = NULL;
 }
 
 static void
@@ -379,6 +378,7 @@ main_serve(int argc, char **argv)
 	gid_t		 gid;
 	long		 ncpu;
 	int		 rc;
+	bool		 srs_new;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (main_parse_conf_opts(argc, argv, &file, &dev) == -1 ||
@@ -414,6 +414,9 @@ main_serve(int argc, char **argv)
 	}
 	loop_shared()->auth_cache = auth_cache_new(0, 0);
 	loop_shared()->auth_throttle = auth_throttle_new(0, 0, 0);
+	/* Does the first generation create the SRS secret (as root)? */
+	srs_new = conf->srs.enable && conf->srs.secret_file != NULL &&
+	    access(conf->srs.secret_file, F_OK) == -1;
 	if (loop_init(conf, main_gen_build, main_gen_activate, main_gen_free,
 	    ebuf, sizeof(ebuf)) == -1) {
 		fprintf(stderr, "postern: %s\n", ebuf);
@@ -451,6 +454,11 @@ main_serve(int argc, char **argv)
 	if (loop_gen()->conf->dkim.enable &&
 	    loop_gen()->conf->dkim.key_directory != NULL)
 		main_chown_files(loop_gen()->conf->dkim.key_directory, uid, gid);
+	if (srs_new && uid != (uid_t)-1 && loop_gen()->conf->srs.secret_file !=
+	    NULL && lchown(loop_gen()->conf->srs.secret_file, uid, gid) == -1 &&
+	    errno != ENOENT)
+		log_warn("chown path=%s error=\"%s\"",
+		    loop_gen()->conf->srs.secret_file, strerror(errno));
 	if (main_drop_privileges(uid, gid) == -1 ||
 	    store_open(loop_gen()->conf, &loop_shared()->store, &err) == -1 ||
 	    queue_open(loop_gen()->conf, &loop_shared()->queue, &err) == -1 ||

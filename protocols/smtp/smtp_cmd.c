@@ -28,7 +28,6 @@
 #include "smtp_data.h"
 #include "smtp_parse.h"
 #include "smtp_private.h"
-#include "smtpc_srs.h"
 #include "srs.h"
 #include "xmalloc.h"
 
@@ -159,7 +158,7 @@ smtp_rcpt_tricky(const struct smtp_addr *a)
 static int
 smtp_rcpt_srs(struct smtp_session *s, const char *to, char **orig_r)
 {
-	const struct srs	*srs = smtpc_srs(s->conf);
+	const struct srs	*srs = s->srs;
 	const char		*at = strrchr(to, '@'), *err = NULL;
 
 	*orig_r = NULL;

@@ -17,6 +17,7 @@
 #include "smtp_parse.h"
 
 struct conf;
+struct srs;
 struct event;
 struct smtp_auth_job;
 struct smtp_data;
@@ -79,6 +80,7 @@ struct smtp_session {
 	enum conn_svc		 svc;
 	const struct conf	*conf;		/* the generation's */
 	const struct route	*route;
+	const struct srs	*srs;		/* the generation's, or NULL */
 	enum smtp_state		 state;
 	bool			 esmtp;		/* EHLO (not HELO) */
 	char			 helo[SMTP_ADDR_DOMAIN_MAX + 1];	/* "" none */

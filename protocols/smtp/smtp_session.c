@@ -623,7 +623,7 @@ smtp_seen_account(const struct store_rcpt *r, size_t n, const char *account)
 static void
 smtp_dlv_forward_sender(struct smtp_session *s, struct smtp_dlv *d)
 {
-	const struct srs	*srs = smtpc_srs(s->conf);
+	const struct srs	*srs = s->srs;
 	const char		*at = strrchr(d->from, '@');
 	char			*out;
 
@@ -1195,6 +1195,7 @@ smtp_start(struct conn *c)
 	s->svc = conn_service(c);
 	s->conf = g->conf;
 	s->route = g->route;
+	s->srs = g->ext[SMTPC_GEN_SRS];
 	if (smtp_sessions == NULL)
 		smtp_sessions = hmap_new();
 	hmap_put(smtp_sessions, &s->id, sizeof(s->id), s);

@@ -80,7 +80,6 @@
 #include "smtpc_cache.h"
 #include "smtpc_local.h"
 #include "smtpc_mx.h"
-#include "smtpc_srs.h"
 #include "smtpc_sts.h"
 #include "str.h"
 #include "work.h"
@@ -1279,8 +1278,5 @@ static const struct queue_deliverer smtpc_d = {
 const struct queue_deliverer *
 smtpc_deliverer(void)
 {
-	/* Called once at start: make and read the SRS secret now. */
-	if (loop_gen() != NULL)
-		smtpc_srs_init(loop_gen()->conf);
 	return &smtpc_d;
 }

@@ -1,7 +1,8 @@
 /*
- * smtpc_srs.c - the SRS rewriter of the running configuration
- * (smtpc_srs.h).  Owns one struct srs and the srs.* settings it was
- * built for; rebuilt when they change.  Loop thread only.
+ * smtpc_srs.c - the SRS rewriter of a configuration generation
+ * (smtpc_srs.h): the secret file made when missing, read, and the
+ * rewriter built from it.  Owns nothing between calls.  Threads: start
+ * or a worker (the generation build).  [worker]
  */
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -19,22 +20,6 @@
 #include "smtpc_srs.h"
 #include "srs.h"
 #include "xmalloc.h"
-
-static struct {
-	bool		 built;
-	bool		 enable;
-	char		*domain;
-	char		*file;
-	struct srs	*srs;
-} smtpc_srs_cur;
-
-static bool
-smtpc_srs_same(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
 
 /* Create path with a fresh secret unless it exists.  [blocking] */
 static int
@@ -84,57 +69,32 @@ smtpc_srs_create(const char *path, const char **error_r)
 	return 0;
 }
 
-static void
-smtpc_srs_build(const struct conf *conf)
+struct srs *
+smtpc_srs_build_blocking(const struct conf *conf)
 {
+	struct srs	*srs = NULL;
 	char		**secrets = NULL;
 	size_t		 n = 0;
 	const char	*err = NULL;
 
-	srs_free(&smtpc_srs_cur.srs);
-	free(smtpc_srs_cur.domain);
-	free(smtpc_srs_cur.file);
-	smtpc_srs_cur.built = true;
-	smtpc_srs_cur.enable = conf->srs.enable;
-	smtpc_srs_cur.domain = conf->srs.domain ? xstrdup(conf->srs.domain) :
-	    NULL;
-	smtpc_srs_cur.file = conf->srs.secret_file ?
-	    xstrdup(conf->srs.secret_file) : NULL;
 	if (!conf->srs.enable)
-		return;
-	if (smtpc_srs_cur.domain == NULL || smtpc_srs_cur.file == NULL) {
+		return NULL;
+	if (conf->srs.domain == NULL || conf->srs.secret_file == NULL) {
 		log_err("srs disabled error=\"srs.domain or srs.secret_file "
 		    "missing\"");
-		return;
+		return NULL;
 	}
-	if (smtpc_srs_create(smtpc_srs_cur.file, &err) == -1 ||
-	    srs_load_secrets_blocking(smtpc_srs_cur.file, &secrets, &n,
+	if (smtpc_srs_create(conf->srs.secret_file, &err) == -1 ||
+	    srs_load_secrets_blocking(conf->srs.secret_file, &secrets, &n,
 	    &err) == -1 ||
-	    srs_new(smtpc_srs_cur.domain, (const char *const *)secrets, n, 0,
-	    &smtpc_srs_cur.srs, &err) == -1) {
-		log_err("srs disabled file=%s error=\"%s\"", smtpc_srs_cur.file,
-		    err != NULL ? err : "unknown");
+	    srs_new(conf->srs.domain, (const char *const *)secrets, n, 0,
+	    &srs, &err) == -1) {
+		log_err("srs disabled file=%s error=\"%s\"",
+		    conf->srs.secret_file, err != NULL ? err : "unknown");
 		srs_secrets_free(&secrets);
-		return;
+		return NULL;
 	}
 	srs_secrets_free(&secrets);
-	log_info("srs enabled domain=%s secrets=%zu", smtpc_srs_cur.domain, n);
-}
-
-const struct srs *
-smtpc_srs(const struct conf *conf)
-{
-	if (conf == NULL)
-		return NULL;
-	if (!smtpc_srs_cur.built || smtpc_srs_cur.enable != conf->srs.enable ||
-	    !smtpc_srs_same(smtpc_srs_cur.domain, conf->srs.domain) ||
-	    !smtpc_srs_same(smtpc_srs_cur.file, conf->srs.secret_file))
-		smtpc_srs_build(conf);
-	return smtpc_srs_cur.srs;
-}
-
-void
-smtpc_srs_init(const struct conf *conf)
-{
-	(void)smtpc_srs(conf);
+	log_info("srs enabled domain=%s secrets=%zu", conf->srs.domain, n);
+	return srs;
 }

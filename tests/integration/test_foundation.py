@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -270,6 +271,37 @@ def test_privilege_drop(make_server, tmp_path):
     s = srv.connect("smtp")
     assert readline(s).startswith(b"220")
     s.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
+def test_privilege_drop_srs_secret(make_server, tmp_path):
+    """The SRS secret the first generation creates (as root, before the
+    drop) belongs to the unprivileged user, so reloads can read it."""
+    p = tmp_path
+    while str(p) not in ("/", "/tmp"):
+        os.chmod(p, 0o755)
+        p = p.parent
+    srv = make_server(services=["smtp"], start=False,
+                      run_as={"user": "nobody", "group": "nogroup"},
+                      conf={"srs": {"enable": True,
+                                    "domain": "srs.example.test"}})
+    os.chmod(srv.dir, 0o755)
+    # The reload rereads the certificate as nobody: the test CA's files
+    # must be readable (a deployment gives the service user its certs).
+    ca = Path(srv.ca).parent
+    os.chmod(ca, 0o755)
+    for f in ca.iterdir():
+        os.chmod(f, 0o644)
+    srv.start()
+    secret = srv.state_dir / "srs.secret"
+    nobody = int(subprocess.check_output(["id", "-u", "nobody"]))
+    assert secret.stat().st_uid == nobody
+    assert oct(secret.stat().st_mode & 0o777) == "0o600"
+    srv.reload()
+    srv.wait_log("generation=2")
+    log = srv.log()
+    assert log.count("srs enabled") == 2, log
+    assert "srs disabled" not in log
 
 
 # -- CLI ---------------------------------------------------------------------
