@@ -10,12 +10,12 @@
  * cmd_ctl_ask() sends one request line and reads the whole answer; it is
  * shared with `postern account` (RELOAD after each change).
  *
- * What the daemon's STATUS line does not carry is found out locally: the
- * daemon's pid from the socket's peer credentials (SO_PEERCRED), its
- * uptime from /proc/<pid>/stat, and the open connections of each service
- * from /proc/net/tcp{,6} (established sockets on a port of the service's
- * listen list).  key=value fields a daemon adds to STATUS are printed as
- * they come and take precedence.
+ * The daemon's STATUS line carries its generation, uptime and the open
+ * connections of each listening service (ctl.c); the pid comes from the
+ * socket's peer credentials (SO_PEERCRED).  Against a daemon whose
+ * STATUS lacks a field, the uptime is read from /proc/<pid>/stat and the
+ * connections from /proc/net/tcp{,6} (established sockets on a port of
+ * the service's listen list); fields the daemon sends take precedence.
  *
  * The socket is mode 0660, owned by run_as when the daemon starts as
  * root (ctl.c ctl_start binds under umask 0117, then chown and chmod), so

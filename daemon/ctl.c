@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -47,6 +48,7 @@
 #include "conn.h"
 #include "ctl.h"
 #include "log.h"
+#include "listen.h"
 #include "loop.h"
 #include "str.h"
 #include "xmalloc.h"
@@ -121,6 +123,8 @@ ctl_free(struct ctl_session *s)
 }
 
 /* Queue the reply and close once it is written. */
+static struct timespec	 ctl_started;	/* ctl_start(): the daemon's start */
+
 static void
 ctl_reply(struct ctl_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -149,6 +153,32 @@ ctl_reply(struct ctl_session *s, const char *fmt, ...)
 	s->state = CTL_S_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_write(s->bev, line, strlen(line));
+}
+
+/*
+ * "STATUS": "OK postern <version> generation=N connections=N uptime=S"
+ * then "<service>=N" open connections for every service with a
+ * listener (the CLI reads key=value fields, cmd_ctl.c).
+ */
+static void
+ctl_status(struct ctl_session *s)
+{
+	struct timespec	 now;
+	char		 line[512];
+	size_t		 svc;
+	int		 n;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	n = snprintf(line, sizeof(line), "OK postern %s generation=%u "
+	    "connections=%zu uptime=%lld", POSTERN_VERSION, loop_gen()->serial,
+	    conn_count(), (long long)(now.tv_sec - ctl_started.tv_sec));
+	for (svc = 0; svc < SVC__N && n > 0 && (size_t)n < sizeof(line);
+	    svc++)
+		if (listen_count_svc((enum conn_svc)svc) > 0)
+			n += snprintf(line + n, sizeof(line) - (size_t)n,
+			    " %s=%zu", conn_svc_name((enum conn_svc)svc),
+			    conn_count_svc((enum conn_svc)svc));
+	ctl_reply(s, "%s", line);
 }
 
 static void
@@ -392,8 +422,7 @@ ctl_request(struct ctl_session *s, char *line)
 		return;
 	}
 	if (strcmp(line, "STATUS") == 0) {
-		ctl_reply(s, "OK postern %s generation=%u connections=%zu",
-		    POSTERN_VERSION, loop_gen()->serial, conn_count());
+		ctl_status(s);
 		return;
 	}
 	if (strncmp(line, "QUEUE ", 6) == 0) {
@@ -598,6 +627,7 @@ ctl_start(const struct conf *conf, char *err, size_t errlen)
 	mode_t			 old;
 	int			 fd;
 
+	clock_gettime(CLOCK_MONOTONIC, &ctl_started);
 	if (conf->listen.control == NULL || conf->listen.control[0] == '\0')
 		return 0;
 	memset(&sun, 0, sizeof(sun));

@@ -156,3 +156,14 @@ listen_count(void)
 {
 	return nlisteners;
 }
+
+size_t
+listen_count_svc(enum conn_svc svc)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < nlisteners; i++)
+		if (listeners[i].svc == svc)
+			n++;
+	return n;
+}

@@ -35,7 +35,6 @@
 struct conf;
 struct gen;
 struct queue;
-struct srs;
 struct store_msg;
 
 /* [loop, blocking: at start only] Open the queue; load its records. */
@@ -145,14 +144,6 @@ void	 queue_submit_env(struct queue *, struct store_msg *,
 	    const char *prepend, const struct queue_env *,
 	    const struct queue_rcpt *rcpts, size_t nrcpts, queue_done_fn *,
 	    void *arg);
-
-/*
- * [loop] The SRS rewriter (filter/srs/srs.h) when srs.enable is set, else
- * NULL.  The queue builds it at queue_open() from srs.secret_file, which
- * it creates (32 random bytes in hex, mode 0600) when missing, and again
- * when a reload changes srs.*.  Valid until the next queue_set_conf().
- */
-const struct srs *queue_srs(const struct queue *);
 
 /*
  * Control socket (postern queue ...).  Each returns 0, or -1 with a

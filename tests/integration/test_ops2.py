@@ -184,6 +184,15 @@ def test_status(srv):
                    b"From: alice@example.test\r\nSubject: q\r\n\r\nq\r\n")
     wait_msg_line(srv, "to=<dave@remote.example>")
     time.sleep(1.1)
+    # The daemon's own STATUS line carries uptime and per-service counts.
+    with socket.socket(socket.AF_UNIX) as u:
+        u.settimeout(10)
+        u.connect(str(srv.dir / "control.sock"))
+        u.sendall(b"STATUS\n")
+        raw = u.makefile("rb").readline().decode()
+    assert re.search(r" uptime=\d+", raw), raw
+    assert re.search(r" smtp=1( |$)", raw.strip()), raw
+    assert " submissions=0" in raw and " imaps=" not in raw, raw
     s = status(srv)
     held.close()
     assert s["version"] == ver
