@@ -17,6 +17,9 @@ struct conf;
  * printed; *used_r (may be NULL) gets the file used (NULL: the default).
  */
 struct conf	*cmd_conf_load(const char *file, const char **used_r);
+/* One line from stdin (malloc'd, line end removed; NULL at EOF), without
+ * echo when stdin is a terminal, prompt on stderr then. */
+char		*cmd_read_password(const char *prompt);
 /* Connect to the control socket at path; -1 with errno set. */
 int		 cmd_ctl_connect(const char *path);
 /* Send all of data (no SIGPIPE); -1 with errno set. */

@@ -41,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <libconfig.h>
@@ -128,37 +127,6 @@ cmd_account_apply(const struct conf *conf, const struct cmd_account_opts *o)
 
 /* ---- input ---- */
 
-/* One line from stdin, without echo when it is a terminal. */
-static char *
-cmd_account_getpass(const char *prompt)
-{
-	struct termios	 old, noecho;
-	bool		 tty = isatty(0);
-	char		*line = NULL;
-	size_t		 cap = 0;
-	ssize_t		 n;
-
-	if (tty) {
-		fprintf(stderr, "%s", prompt);
-		tcgetattr(0, &old);
-		noecho = old;
-		noecho.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(0, TCSAFLUSH, &noecho);
-	}
-	n = getline(&line, &cap, stdin);
-	if (tty) {
-		tcsetattr(0, TCSAFLUSH, &old);
-		fputc('\n', stderr);
-	}
-	if (n <= 0) {
-		free(line);
-		return NULL;
-	}
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	return line;
-}
-
 static void
 cmd_account_wipe(char **pw)
 {
@@ -175,7 +143,7 @@ cmd_account_hash(const char *scheme, char **hash_r)
 	const char	*err;
 	char		*pw, *pw2;
 
-	if ((pw = cmd_account_getpass("New password: ")) == NULL ||
+	if ((pw = cmd_read_password("New password: ")) == NULL ||
 	    *pw == '\0') {
 		fprintf(stderr, "postern: no password on stdin\n");
 		cmd_account_wipe(&pw);
@@ -188,7 +156,7 @@ cmd_account_hash(const char *scheme, char **hash_r)
 		return -1;
 	}
 	if (isatty(0)) {
-		pw2 = cmd_account_getpass("Again: ");
+		pw2 = cmd_read_password("Again: ");
 		if (pw2 == NULL || strcmp(pw, pw2) != 0) {
 			fprintf(stderr, "postern: passwords differ\n");
 			cmd_account_wipe(&pw);

@@ -7,6 +7,8 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <termios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,4 +109,35 @@ cmd_ctl_reply(int fd, char *line, size_t size, int timeout)
 	}
 	line[len] = '\0';
 	return 0;
+}
+
+/* One line from stdin, without echo when it is a terminal. */
+char *
+cmd_read_password(const char *prompt)
+{
+	struct termios	 old, noecho;
+	bool		 tty = isatty(0);
+	char		*line = NULL;
+	size_t		 cap = 0;
+	ssize_t		 n;
+
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		tcgetattr(0, &old);
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(0, TCSAFLUSH, &noecho);
+	}
+	n = getline(&line, &cap, stdin);
+	if (tty) {
+		tcsetattr(0, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (n <= 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
 }

@@ -91,6 +91,40 @@ static void	conn_writecb(struct bufferevent *, void *);
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_reap_queue(struct conn *);
 
+int
+conn_line_take(struct evbuffer *in, size_t max, bool *skip, char *line,
+    size_t *len_r)
+{
+	struct evbuffer_ptr	 eol, last;
+	size_t			 eol_len, len, avail;
+	char			 c;
+
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+	if (eol.pos == -1) {
+		avail = evbuffer_get_length(in);
+		if (avail <= max)
+			return CONN_LINE_MORE;
+		/* Keep a trailing CR: its LF may be in the next read. */
+		evbuffer_ptr_set(in, &last, avail - 1, EVBUFFER_PTR_SET);
+		if (evbuffer_copyout_from(in, &last, &c, 1) == 1 && c == '\r')
+			avail--;
+		evbuffer_drain(in, avail);
+		*skip = true;
+		return CONN_LINE_MORE;
+	}
+	len = (size_t)eol.pos;
+	if (*skip || len > max) {
+		evbuffer_drain(in, len + eol_len);
+		*skip = false;
+		return CONN_LINE_LONG;
+	}
+	evbuffer_remove(in, line, len);
+	evbuffer_drain(in, eol_len);
+	line[len] = '\0';
+	*len_r = len;
+	return CONN_LINE_OK;
+}
+
 const char *
 conn_svc_name(enum conn_svc svc)
 {

@@ -68,6 +68,17 @@ const char	*conn_local_ip(const struct conn *);
 int		 conn_local_port(const struct conn *);
 
 struct evbuffer	*conn_input(struct conn *);
+/*
+ * [loop] One CRLF-terminated line of at most max bytes (CRLF excluded)
+ * from in, copied to line (room for max + 1) with a NUL, length in
+ * *len_r.  CONN_LINE_MORE: no whole line yet; no more than max + 1
+ * bytes are held -- a longer partial line is dropped and *skip set.
+ * CONN_LINE_LONG: an over-long line has ended and was dropped (answer
+ * the protocol's "line too long").  CONN_LINE_OK: a line.
+ */
+enum { CONN_LINE_MORE, CONN_LINE_OK, CONN_LINE_LONG };
+int		 conn_line_take(struct evbuffer *in, size_t max, bool *skip,
+		    char *line, size_t *len_r);
 /* Bytes received by the kernel and not read yet (plain sockets). */
 size_t		 conn_kernel_pending(const struct conn *);
 size_t		 conn_output_len(struct conn *);

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -516,37 +515,6 @@ main_check_config(int argc, char **argv)
 	return 0;
 }
 
-/* Read one line from stdin without echo when it is a terminal. */
-static char *
-main_read_password(const char *prompt)
-{
-	struct termios	 old, noecho;
-	bool		 tty = isatty(0);
-	char		*line = NULL;
-	size_t		 cap = 0;
-	ssize_t		 n;
-
-	if (tty) {
-		fprintf(stderr, "%s", prompt);
-		tcgetattr(0, &old);
-		noecho = old;
-		noecho.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(0, TCSAFLUSH, &noecho);
-	}
-	n = getline(&line, &cap, stdin);
-	if (tty) {
-		tcsetattr(0, TCSAFLUSH, &old);
-		fputc('\n', stderr);
-	}
-	if (n <= 0) {
-		free(line);
-		return NULL;
-	}
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	return line;
-}
-
 static int
 main_hash_password(int argc, char **argv)
 {
@@ -572,13 +540,13 @@ main_hash_password(int argc, char **argv)
 		    "from stdin, never from the command line\n");
 		return 2;
 	}
-	if ((pw = main_read_password("Password: ")) == NULL || *pw == '\0') {
+	if ((pw = cmd_read_password("Password: ")) == NULL || *pw == '\0') {
 		fprintf(stderr, "postern: no password on stdin\n");
 		free(pw);
 		return 1;
 	}
 	if (isatty(0)) {
-		pw2 = main_read_password("Again: ");
+		pw2 = cmd_read_password("Again: ");
 		if (pw2 == NULL || strcmp(pw, pw2) != 0) {
 			fprintf(stderr, "postern: passwords differ\n");
 			explicit_bzero(pw, strlen(pw));

@@ -1024,28 +1024,13 @@ pop3_cmd_line(struct pop3_session *s, const char *line, size_t len)
 static int
 pop3_line_input(struct pop3_session *s, struct evbuffer *in)
 {
-	struct evbuffer_ptr	 eol, last;
-	size_t			 eol_len, len, avail, max;
-	char			 c;
+	size_t	 len;
 
-	max = POP3_SASL_LINE_MAX - 2;
-	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
-	if (eol.pos == -1) {
-		avail = evbuffer_get_length(in);
-		if (avail <= max)
-			return 0;
-		/* Keep a trailing CR: its LF may be in the next read. */
-		evbuffer_ptr_set(in, &last, avail - 1, EVBUFFER_PTR_SET);
-		if (evbuffer_copyout_from(in, &last, &c, 1) == 1 && c == '\r')
-			avail--;
-		evbuffer_drain(in, avail);
-		s->skip_line = true;
+	switch (conn_line_take(in, POP3_SASL_LINE_MAX - 2, &s->skip_line,
+	    s->line, &len)) {
+	case CONN_LINE_MORE:
 		return 0;
-	}
-	len = (size_t)eol.pos;
-	if (s->skip_line || len > max) {
-		evbuffer_drain(in, len + eol_len);
-		s->skip_line = false;
+	case CONN_LINE_LONG:
 		log_info("%016" PRIx64 " pop3 line too long", s->id);
 		if (s->state == POP3_S_SASL) {
 			pop3_auth_drop(s);
@@ -1054,9 +1039,6 @@ pop3_line_input(struct pop3_session *s, struct evbuffer *in)
 		pop3_bad(s, "Line too long");
 		return 1;
 	}
-	evbuffer_remove(in, s->line, len);
-	evbuffer_drain(in, eol_len);
-	s->line[len] = '\0';
 	conn_trace_in(s->c, s->line, len, s->state == POP3_S_SASL);
 	if (s->state == POP3_S_SASL)
 		pop3_sasl_line(s, s->line, len);

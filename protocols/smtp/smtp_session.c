@@ -1071,36 +1071,18 @@ smtp_bdat_input(struct smtp_session *s, struct evbuffer *in)
 static int
 smtp_line_input(struct smtp_session *s, struct evbuffer *in)
 {
-	struct evbuffer_ptr	 eol, last;
-	size_t			 eol_len, len, avail, max;
-	char			 c;
+	size_t	 len, max;
 
 	max = s->state == SMTP_S_AUTH ? SMTP_AUTH_LINE_MAX :
 	    SMTP_LINE_MAX_EXT - 2;
-	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
-	if (eol.pos == -1) {
-		avail = evbuffer_get_length(in);
-		if (avail <= max)
-			return 0;
-		/* Keep a trailing CR: its LF may be in the next read. */
-		evbuffer_ptr_set(in, &last, avail - 1, EVBUFFER_PTR_SET);
-		if (evbuffer_copyout_from(in, &last, &c, 1) == 1 && c == '\r')
-			avail--;
-		evbuffer_drain(in, avail);
-		s->skip_line = true;
+	switch (conn_line_take(in, max, &s->skip_line, s->line, &len)) {
+	case CONN_LINE_MORE:
 		return 0;
-	}
-	len = (size_t)eol.pos;
-	if (s->skip_line || len > max) {
-		evbuffer_drain(in, len + eol_len);
-		s->skip_line = false;
+	case CONN_LINE_LONG:
 		log_info("%016" PRIx64 " smtp line too long", s->id);
 		smtp_reply(s, 500, "5.5.2", "Line too long");
 		return 1;
 	}
-	evbuffer_remove(in, s->line, len);
-	evbuffer_drain(in, eol_len);
-	s->line[len] = '\0';
 	/* Debug traces; a SASL response line is a secret as a whole. */
 	conn_trace_in(s->c, s->line, len, s->state == SMTP_S_AUTH);
 	if (s->state == SMTP_S_AUTH)
