@@ -339,3 +339,42 @@ def readline(sock, timeout=5):
             break
         buf += ch
     return buf[:-2] if buf.endswith(b"\r\n") else buf
+
+
+# -- getmail6 (test_interop_imap.py, test_interop_pop3.py) -------------------
+
+@pytest.fixture
+def gm_dir():
+    """getmail's directory.  As root getmail delivers as `nobody`, which
+    cannot enter pytest's private tmp_path: a world-searchable one."""
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix="postern-getmail-"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def getmail_setup(d, retriever, port, user, password, ca):
+    """A Maildir and an rc for getmail in d (retriever: e.g.
+    SimpleIMAPSSLRetriever); returns (command, maildir).  getmail runs
+    through getmail_waitpid.py (a race-free child wait)."""
+    gm = shutil.which("getmail")
+    assert gm, "getmail is not installed: dist/deps.sh must install getmail6"
+    md = d / "Maildir"
+    for s in ("new", "cur", "tmp"):
+        (md / s).mkdir(parents=True)
+    asuser = ""
+    if os.geteuid() == 0:           # getmail refuses Maildir delivery as root
+        for p in [d, md] + list(md.iterdir()):
+            shutil.chown(p, "nobody")
+        asuser = "user = nobody"
+    (d / "rc").write_text(
+        "[retriever]\ntype = %s\nserver = 127.0.0.1\n"
+        "port = %d\nusername = %s\npassword = %s\nca_certs = %s\n"
+        "[destination]\ntype = Maildir\npath = %s/\n%s\n"
+        "[options]\nread_all = false\ndelete = false\nverbose = 1\n"
+        % (retriever, port, user, password, ca, md, asuser))
+    cmd = ["/usr/bin/python3",
+           str(Path(__file__).with_name("getmail_waitpid.py")), gm,
+           "--getmaildir", str(d), "--rcfile", str(d / "rc")]
+    return cmd, md

@@ -26,12 +26,13 @@ import re
 import shutil
 import smtplib
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from conftest import getmail_setup
 
 N_MSGS = int(os.environ.get("POSTERN_INTEROP_MSGS", "1000"))
 USER = "alice@example.test"
@@ -70,16 +71,6 @@ def srv(make_server, pw_hashes):
             "accounts": [{"name": USER,
                           "hashed_password": pw_hashes(PW)}],
         })
-
-
-@pytest.fixture
-def gm_dir():
-    """getmail's directory.  As root getmail delivers as `nobody`, which
-    cannot enter pytest's private tmp_path: a world-searchable one."""
-    d = Path(tempfile.mkdtemp(prefix="postern-getmail-"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def seed(srv, n, conns=4):
@@ -362,24 +353,8 @@ def test_getmail_imaps_twice(srv, gm_dir):
     n = min(N_MSGS, 200)
     seed(srv, n)
     d = gm_dir
-    md = d / "Maildir"
-    for s in ("new", "cur", "tmp"):
-        (md / s).mkdir(parents=True)
-    asuser = ""
-    if os.geteuid() == 0:           # getmail refuses Maildir delivery as root
-        for p in [d, md] + list(md.iterdir()):
-            shutil.chown(p, "nobody")
-        asuser = "user = nobody"
-    (d / "rc").write_text(
-        "[retriever]\ntype = SimpleIMAPSSLRetriever\nserver = 127.0.0.1\n"
-        "port = %d\nusername = %s\npassword = %s\nca_certs = %s\n"
-        "[destination]\ntype = Maildir\npath = %s/\n%s\n"
-        "[options]\nread_all = false\ndelete = false\nverbose = 1\n"
-        % (srv.ports["imaps"], USER, PW, srv.ca, md, asuser))
-    # getmail itself, through a race-free child wait (getmail_waitpid.py)
-    cmd = ["/usr/bin/python3", str(Path(__file__).with_name(
-        "getmail_waitpid.py")), need("getmail"), "--getmaildir", str(d),
-        "--rcfile", str(d / "rc")]
+    cmd, md = getmail_setup(d, "SimpleIMAPSSLRetriever",
+                            srv.ports["imaps"], USER, PW, srv.ca)
     r, out = run(cmd)
     assert r.returncode == 0, out[-3000:]
     assert maildir_count(md) == n, out[-3000:]

@@ -23,11 +23,12 @@ import re
 import shutil
 import smtplib
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
 import pytest
+
+from conftest import getmail_setup
 
 N_MSGS = int(os.environ.get("POSTERN_INTEROP_POP3_MSGS", "500"))
 USER = "alice@example.test"
@@ -57,16 +58,6 @@ def msg(i):
             b"\r\nline one of %d\r\n.dot-stuffed line\r\n..two dots\r\n"
             b"From the start of a line\r\n%s\r\n"
             % (i, i, USER.encode(), i, i, i, b"x" * (i % 300)))
-
-
-@pytest.fixture
-def gm_dir():
-    """getmail's directory.  As root getmail delivers as `nobody`, which
-    cannot enter pytest's private tmp_path: a world-searchable one."""
-    d = Path(tempfile.mkdtemp(prefix="postern-getmail-"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def seed(srv, n, conns=4):
@@ -148,26 +139,9 @@ def test_fetchmail_pop3s_keep_twice(srv, tmp_path):
 
 
 def test_getmail_pop3s_keep_twice(srv, gm_dir):
-    gm = need("getmail")
     d = gm_dir
-    md = d / "Maildir"
-    for s in ("new", "cur", "tmp"):
-        (md / s).mkdir(parents=True)
-    asuser = ""
-    if os.geteuid() == 0:           # getmail refuses Maildir delivery as root
-        for p in [d, md] + list(md.iterdir()):
-            shutil.chown(p, "nobody")
-        asuser = "user = nobody"
-    (d / "rc").write_text(
-        "[retriever]\ntype = SimplePOP3SSLRetriever\nserver = 127.0.0.1\n"
-        "port = %d\nusername = %s\npassword = %s\nca_certs = %s\n"
-        "[destination]\ntype = Maildir\npath = %s/\n%s\n"
-        "[options]\nread_all = false\ndelete = false\nverbose = 1\n"
-        % (srv.ports["pop3s"], USER, PW, srv.ca, md, asuser))
-    # getmail itself, through a race-free child wait (getmail_waitpid.py)
-    cmd = ["/usr/bin/python3", str(Path(__file__).with_name(
-        "getmail_waitpid.py")), gm, "--getmaildir", str(d), "--rcfile",
-        str(d / "rc")]
+    cmd, md = getmail_setup(d, "SimplePOP3SSLRetriever",
+                            srv.ports["pop3s"], USER, PW, srv.ca)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
