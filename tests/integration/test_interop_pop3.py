@@ -24,7 +24,6 @@ import shutil
 import smtplib
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 
