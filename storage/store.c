@@ -95,28 +95,6 @@ store_key(const char *account, const char *mailbox, size_t *len_r)
 	return k;
 }
 
-void
-store_uidv_save_blocking(const struct store *s, const char *user,
-    const char *mailbox, uint32_t uidvalidity)
-{
-	struct stat	 st;
-	char		*root = NULL, *folder = NULL;
-	const char	*e = NULL;
-
-	if (uidvalidity == 0 ||
-	    mdir_user_root(s->storage_path, user, &root, &e) == -1 ||
-	    mdir_folder_path(root, s->layout, s->sep, s->utf8,
-	    store_mailbox_name(mailbox), &folder, &e) == -1 ||
-	    stat(folder, &st) == -1)
-		goto out;
-	if (mdir_uidv_write_blocking(folder, uidvalidity, &e) == -1)
-		log_warn("store uidvalidity user=%s mailbox=%s error=\"%s\"",
-		    user, mailbox, e);
- out:
-	free(root);
-	free(folder);
-}
-
 uint32_t
 store_special_use_bits(const char *su)
 {

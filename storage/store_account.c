@@ -32,8 +32,6 @@ struct store_ens_box {
 	bool			 subscribe;
 	uint32_t		 special_use;
 	bool			 ok;		/* the folder exists on disk */
-	bool			 created;	/* index record made now */
-	size_t			 op;		/* its create op */
 };
 
 struct store_ens {
@@ -177,9 +175,8 @@ store_ens_index_run(void *arg)
 			if (r == -1)
 				break;
 			if (r == 0 && pass == 0) {
-				bx->op = idx_batch_mailbox_create(b, en->user,
-				    bx->name, 0, bx->special_use);
-				bx->created = true;
+				idx_batch_mailbox_create(b, en->user, bx->name,
+				    0, bx->special_use);
 				continue;
 			}
 			if (r == 0 || pass == 0)
@@ -201,12 +198,6 @@ store_ens_index_run(void *arg)
 			en->commits++;
 			r = idx_batch_commit_blocking(s->idx, b, &e);
 		}
-		/* New mailboxes keep their UIDVALIDITY beside the folder. */
-		for (i = 0; r == 0 && pass == 0 && i < en->n; i++)
-			if (en->boxes[i].created)
-				store_uidv_save_blocking(s, en->user,
-				    en->boxes[i].name, idx_batch_result(b,
-				    en->boxes[i].op)->uidvalidity);
 		idx_batch_free(&b);
 		if (r == -1)
 			goto fail;

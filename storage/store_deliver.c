@@ -713,13 +713,6 @@ store_mbrefs_create(struct store_commit *c, struct store_mbref *v, size_t n,
 		c->commits++;
 		r = idx_batch_commit_blocking(c->store->idx, b, error_r);
 	}
-	/* New mailboxes keep their UIDVALIDITY beside the folder. */
-	for (i = 0; r == 0 && i < n; i++)
-		if (!v[i].found && idx_batch_result(b, v[i].op)->status ==
-		    IDX_OK)
-			store_uidv_save_blocking(c->store, v[i].user,
-			    v[i].mailbox, idx_batch_result(b,
-			    v[i].op)->uidvalidity);
 	idx_batch_free(&b);
 	if (r == 0 && want > 0)
 		r = store_mbrefs_read(c->store, v, n, error_r);

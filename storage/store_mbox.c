@@ -262,9 +262,6 @@ store_mjob_index_run(void *arg)
 			store_mjob_fail(j, -2, "Mailbox does not exist");
 		else if (res->status != IDX_OK)
 			store_mjob_fail(j, -2, res->error);
-		else if (j->op == STORE_MOP_CREATE)
-			store_uidv_save_blocking(s, j->user, j->name,
-			    res->uidvalidity);
 		break;
 	case STORE_MOP_FLAGS:
 		/* Changed by someone else since our snapshot (a race). */

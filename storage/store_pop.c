@@ -376,9 +376,6 @@ store_pop_mbox(struct store_pop_open_job *j, struct idx_mbox *mb,
 		idx_batch_mailbox_create(b, j->user, "INBOX", 0, 0);
 		j->commits++;
 		r = idx_batch_commit_blocking(j->s->idx, b, error_r);
-		if (r == 0 && idx_batch_result(b, 0)->status == IDX_OK)
-			store_uidv_save_blocking(j->s, j->user, "INBOX",
-			    idx_batch_result(b, 0)->uidvalidity);
 		idx_batch_free(&b);
 		if (r == -1)
 			return -1;

@@ -54,14 +54,6 @@ char	*store_key(const char *account, const char *mailbox, size_t *len_r);
 char	*store_user(const char *account);
 /* [any] "INBOX" for NULL or any case of inbox, else name. */
 const char *store_mailbox_name(const char *mailbox);
-/*
- * [worker] Keep a mailbox's UIDVALIDITY in its Maildir folder
- * (mdir_uidv_write_blocking) right after the index created it, so a
- * rebuilt index keeps it.  No folder yet, or uidvalidity 0: nothing.
- * Best effort: failures are logged.
- */
-void	 store_uidv_save_blocking(const struct store *, const char *user,
-	    const char *mailbox, uint32_t uidvalidity);
 /* [any] "\\Junk" -> IDX_SU_JUNK, 0 if unknown or NULL. */
 uint32_t store_special_use_bits(const char *special_use);
 

@@ -624,12 +624,9 @@ store_tool_folder(struct store_tool *t, const char *user, const char *root,
 		    mdir_keywords_read_blocking(p, &f.kw, &e) == -1)
 			fprintf(stderr, "postern: %s (ignored)\n", e);
 		free(p);
-		/* Dovecot's UIDVALIDITY, else the one we kept beside the
-		 * folder (store_uidv_save_blocking), else a new one. */
 		b = idx_batch_new();
 		op = idx_batch_mailbox_create(b, user, name,
-		    f.uidlist != NULL ? f.uidlist->uidvalidity :
-		    mdir_uidv_read_blocking(f.path), su);
+		    f.uidlist != NULL ? f.uidlist->uidvalidity : 0, su);
 		if (idx_batch_commit_blocking(t->idx, b, error_r) == -1) {
 			idx_batch_free(&b);
 			goto out;
@@ -643,10 +640,6 @@ store_tool_folder(struct store_tool *t, const char *user, const char *root,
 			goto out;
 		}
 		f.mbox = res->mbox;
-		/* Keep it beside the folder for the next rebuild too. */
-		if (mdir_uidv_read_blocking(f.path) != res->uidvalidity &&
-		    mdir_uidv_write_blocking(f.path, res->uidvalidity, &e) == -1)
-			fprintf(stderr, "postern: %s (ignored)\n", e);
 		idx_batch_free(&b);
 		if (store_tool_import(&f, error_r) == -1)
 			goto out;

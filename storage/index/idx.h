@@ -232,7 +232,6 @@ struct idx_result {
 	enum idx_status	 status;
 	const char	*error;		/* static text when status != IDX_OK */
 	uint32_t	 mbox;		/* mailbox id (create: the new id) */
-	uint32_t	 uidvalidity;	/* create: the new mailbox's */
 	uint32_t	 uid;		/* add: assigned UID */
 	uint64_t	 modseq;	/* the modseq this op set, 0 if none */
 	uint32_t	 flags;		/* flags after a flag change */

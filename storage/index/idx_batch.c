@@ -634,7 +634,6 @@ idx_apply_mbox_create(struct idx *idx, MDB_txn *txn, struct idx_op *op)
 	    (rc = idx_mrec_save(idx, txn, &r)) != 0)
 		return rc;
 	op->res.mbox = id;
-	op->res.uidvalidity = uv;
 	op->res.modseq = r.m.highestmodseq;
 	return 0;
 }

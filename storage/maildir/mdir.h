@@ -234,17 +234,6 @@ bool	 mdir_keyword_ok(const char *name);
  */
 int	 mdir_sidefiles_sync_blocking(const char *folder,
 	    const char **error_r);
-/*
- * [worker] A folder's UIDVALIDITY in its "postern-uidvalidity" side file
- * (decimal, one line): written when the index creates the mailbox, read
- * by reindex when no dovecot-uidlist is there, so a rebuilt index keeps
- * it.  write: temporary file, fsync, rename, folder fsync; -1 with
- * *error_r.  read: 0 when absent or unreadable.
- */
-#define MDIR_UIDV_FILE		"postern-uidvalidity"
-int	 mdir_uidv_write_blocking(const char *folder, uint32_t uidvalidity,
-	    const char **error_r);
-uint32_t mdir_uidv_read_blocking(const char *folder);
 /* [any] Parse dovecot-keywords ("<index> <name>" lines). */
 int	 mdir_keywords_parse(const char *data, size_t len,
 	    struct mdir_keywords **kw_r, const char **error_r);

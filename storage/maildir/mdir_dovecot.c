@@ -356,62 +356,6 @@ mdir_sidefiles_sync_blocking(const char *folder, const char **error_r)
 }
 
 int
-mdir_uidv_write_blocking(const char *folder, uint32_t uidvalidity,
-    const char **error_r)
-{
-	char	*path = xasprintf("%s/%s", folder, MDIR_UIDV_FILE);
-	char	*tmp = xasprintf("%s.tmp", path);
-	char	 line[16];
-	int	 fd, n, rc = -1;
-
-	n = snprintf(line, sizeof(line), "%u\n", uidvalidity);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1 || write(fd, line, (size_t)n) != n ||
-	    fsync(fd) == -1) {
-		*error_r = mdir_errf("write %s: %s", tmp, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		(void)unlink(tmp);
-		goto out;
-	}
-	if (close(fd) == -1 || rename(tmp, path) == -1) {
-		*error_r = mdir_errf("replace %s: %s", path, strerror(errno));
-		(void)unlink(tmp);
-		goto out;
-	}
-	rc = mdir_sidefiles_sync_blocking(folder, error_r);
- out:
-	free(tmp);
-	free(path);
-	return rc;
-}
-
-uint32_t
-mdir_uidv_read_blocking(const char *folder)
-{
-	char		*path = xasprintf("%s/%s", folder, MDIR_UIDV_FILE);
-	char		 line[16];
-	uint64_t	 v = 0;
-	ssize_t		 n = -1;
-	size_t		 len;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		n = read(fd, line, sizeof(line) - 1);
-		close(fd);
-	}
-	free(path);
-	if (n <= 0)
-		return 0;
-	len = (size_t)n;
-	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
-	if (mdir_num(line, len, UINT32_MAX, &v) == -1)
-		return 0;
-	return (uint32_t)v;
-}
-
-int
 mdir_keywords_parse(const char *data, size_t len, struct mdir_keywords **kw_r,
     const char **error_r)
 {

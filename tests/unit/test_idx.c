@@ -468,15 +468,6 @@ test_uid_never_reused(void **state)
 	assert_int_equal(idx_read_mailbox_by_id(rd, mbox, &m, &error), 1);
 	assert_int_equal(m.uidnext, 11);
 	idx_read_end(&rd);
-	/* A create reports the UIDVALIDITY it gave (kept beside the folder);
-	 * an explicit one is taken as given (reindex). */
-	b = idx_batch_new();
-	idx_batch_mailbox_create(b, "a@x", "Kept", 0, 0);
-	idx_batch_mailbox_create(b, "a@x", "Given", 1234567, 0);
-	commit(t, b);
-	assert_true(idx_batch_result(b, 0)->uidvalidity != 0);
-	assert_int_equal(idx_batch_result(b, 1)->uidvalidity, 1234567);
-	idx_batch_free(&b);
 	/* uidnext can be raised (reindex), never lowered. */
 	b = idx_batch_new();
 	idx_batch_mailbox_uidnext(b, mbox, 50);

@@ -936,31 +936,6 @@ test_keywords(void **state)
 	mdir_keywords_free(&kw);
 }
 
-/* postern-uidvalidity: written, read back, replaced; junk reads as 0. */
-static void
-test_uidv_file(void **state)
-{
-	const char	*dir = *state, *err = NULL;
-	char		*p;
-	FILE		*fp;
-
-	assert_int_equal(mdir_uidv_read_blocking(dir), 0);	/* absent */
-	assert_int_equal(mdir_uidv_write_blocking(dir, 1763700000u, &err), 0);
-	assert_int_equal(mdir_uidv_read_blocking(dir), 1763700000u);
-	assert_int_equal(mdir_uidv_write_blocking(dir, 4294967295u, &err), 0);
-	assert_int_equal(mdir_uidv_read_blocking(dir), 4294967295u);
-	assert_false(exists("%s/%s.tmp", dir, MDIR_UIDV_FILE));
-	assert_true(asprintf(&p, "%s/%s", dir, MDIR_UIDV_FILE) > 0);
-	assert_non_null(fp = fopen(p, "w"));
-	fputs("12x\n", fp);
-	fclose(fp);
-	assert_int_equal(mdir_uidv_read_blocking(dir), 0);
-	free(p);
-	assert_int_equal(mdir_uidv_write_blocking("/nonexistent/dir", 1, &err),
-	    -1);
-	assert_non_null(err);
-}
-
 static void
 test_subscriptions(void **state)
 {
@@ -1040,8 +1015,6 @@ main(void)
 		    teardown_dir),
 		cmocka_unit_test(test_uidlist),
 		cmocka_unit_test(test_keywords),
-		cmocka_unit_test_setup_teardown(test_uidv_file, setup_dir,
-		    teardown_dir),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup_dir,
 		    teardown_dir),
 	};
