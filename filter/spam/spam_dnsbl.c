@@ -79,8 +79,10 @@ spam_dnsbl_listed(const char *entry, uint32_t a)
 {
 	uint32_t	 h = ntohl(a);
 
+	/* dnswl.org answers 127.0.0.255 to blocked or over-limit
+	 * resolvers: that lists nobody. */
 	if (spam_dnsbl_is_wl(entry, NULL))
-		return (h & 0xffff0000u) == 0x7f000000u;
+		return (h & 0xffff0000u) == 0x7f000000u && h != 0x7f0000ffu;
 	return (h & 0xffffff00u) == 0x7f000000u;
 }
 

@@ -424,8 +424,9 @@ def test_autologout_closes_silently_and_keeps_mail(make_server, pw_hashes):
 
 
 def test_uidl_across_reindex(srv):
-    """A rebuilt index gives every message its UID again (file order), so
-    the UID half of each UIDL (Dovecot's %08Xu%08Xv) is unchanged.  The
+    """With nothing expunged, a rebuilt index gives every message its UID
+    again (file order), so the UID half of each UIDL (Dovecot's
+    %08Xu%08Xv) is unchanged.  The
     UIDVALIDITY half is kept only when a dovecot-uidlist is present
     (postern(8), backup): without one a reindex starts a new UIDVALIDITY,
     as Dovecot does when its dovecot-uidlist is lost."""

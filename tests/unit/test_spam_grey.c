@@ -61,6 +61,9 @@ test_listed(void **state)
 	assert_false(spam_dnsbl_listed("zen.test", htonl(0x0a000002)));
 	assert_true(spam_dnsbl_listed("list.dnswl.org", htonl(0x7f000a01)));
 	assert_false(spam_dnsbl_listed("x.test:wl", htonl(0x7f7f0001)));
+	/* dnswl.org's "you are blocked" answer lists nobody. */
+	assert_false(spam_dnsbl_listed("list.dnswl.org", htonl(0x7f0000ff)));
+	assert_true(spam_dnsbl_listed("x.test:wl", htonl(0x7f0000fe)));
 }
 
 static void
