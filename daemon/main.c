@@ -84,7 +84,7 @@ static const struct {
 	  "show DKIM selectors, keys and their DNS records" },
 	{ "dns", cmd_dns, "dns [DOMAIN]",
 	  "print every DNS record to publish (MX, SPF, DKIM, DMARC, MTA-STS)" },
-	{ "spam", cmd_spam, "spam learn-spam|learn-ham|score PATH... | stats | reset",
+	{ "spam", cmd_spam, "spam learn-spam|learn-ham|score|stats|reset",
 	  "train and inspect the Bayes spam filter" },
 	{ "backup", cmd_backup, "backup [-c FILE] [--with-mail] DEST",
 	  "hot copy of index, queue and keys while the daemon runs" },
