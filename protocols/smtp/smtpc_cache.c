@@ -157,11 +157,30 @@ smtpc_cache_idle(evutil_socket_t fd, short what, void *arg)
 	smtpc_cache_close(arg, true, "idle");
 }
 
+/* SMTPC_CACHE_IDLE_MS, or POSTERN_SMTPC_TEST_IDLE_MS (tests on a slow
+ * machine: a parked session must outlive the next submission). */
+static unsigned long
+smtpc_cache_idle_ms(void)
+{
+	static unsigned long	 ms;
+	const char		*s;
+	uint64_t		 v;
+
+	if (ms == 0) {
+		ms = SMTPC_CACHE_IDLE_MS;
+		if ((s = getenv("POSTERN_SMTPC_TEST_IDLE_MS")) != NULL &&
+		    str_to_u64(s, 600000, &v) == 0 && v > 0)
+			ms = (unsigned long)v;
+	}
+	return ms;
+}
+
 void
 smtpc_cache_put(struct smtpc_conn *k)
 {
-	struct timeval	 tv = { SMTPC_CACHE_IDLE_MS / 1000,
-	    (SMTPC_CACHE_IDLE_MS % 1000) * 1000 };
+	unsigned long	 ms = smtpc_cache_idle_ms();
+	struct timeval	 tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
 
 	while (smtpc_cache_n >= SMTPC_CACHE_MAX)
 		(void)smtpc_cache_close_oldest();

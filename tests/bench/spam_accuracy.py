@@ -95,7 +95,11 @@ def postern(binp, train_spam, train_ham, test_spam, test_ham, thr):
         for verb, lst in (("learn-spam", train_spam),
                           ("learn-ham", train_ham)):
             for i in range(0, len(lst), 500):
-                run([binp, "spam", verb, "-c", str(conf)] + lst[i:i + 500])
+                out = run([binp, "spam", verb, "-c", str(conf)]
+                          + lst[i:i + 500])
+                if out.returncode != 0 or " failed=0" not in out.stdout:
+                    sys.exit("postern spam %s: %s%s" % (verb, out.stdout,
+                                                         out.stderr))
         learn_s = time.monotonic() - t0
         score = {}
         t0 = time.monotonic()

@@ -224,6 +224,7 @@ def test_concurrent_deliveries_agree_on_letters(srv):
         t.start()
     for t in ts:
         t.join(120)
+    assert not any(t.is_alive() for t in ts), "a writer hung"
     assert not errors, errors
 
     kw = kwfile(srv, "Race")

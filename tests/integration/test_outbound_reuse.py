@@ -24,6 +24,16 @@ from test_outbound_mx import _submit as _submit_mx
 from test_outbound_mx import dns, mx_env, sts_env  # noqa: F401
 
 
+@pytest.fixture(autouse=True)
+def _slow_idle(request, monkeypatch):
+    """Parked sessions live 10 s here (POSTERN_SMTPC_TEST_IDLE_MS): the
+    next submission, with its TLS and AUTH, must reach a parked session
+    even on a loaded machine.  test_idle_connection_quit keeps the real
+    2 s."""
+    if request.node.name != "test_idle_connection_quit":
+        monkeypatch.setenv("POSTERN_SMTPC_TEST_IDLE_MS", "10000")
+
+
 def _subject(data):
     for line in data.split(b"\r\n"):
         if line.startswith(b"Subject: "):

@@ -3,9 +3,7 @@ Spam scoring on the MX (filter/spam, filter/filter_auth.c): X-Spam-Score
 and X-Spam-Result on every inbound message, X-Spam: Yes at add_header,
 rules from spam.rules_file, submission not scored, Bayes learning through
 IMAP MOVE into \\Junk and back out (filter/learn_hook.c), and the
-`postern spam` subcommand.  Reject at DATA (550 5.7.1) and Junk filing
-need the SMTP session / lda to consult filter_spam_verdict() and
-spam_hdr_score(); those tests are xfail until that wiring lands.
+`postern spam` subcommand, reject at DATA (550 5.7.1) and Junk filing.
 """
 import imaplib
 import re
