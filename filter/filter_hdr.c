@@ -251,8 +251,10 @@ filter_xspam_put(struct filter_xspam *xs, const char *p, size_t n,
 
 /*
  * One more byte c of a field name (already in xs->name): -1 undecided,
- * 0 keep, 1 drop.  "x-spam-" (any field of the family) drops at once,
- * "x-spam" then optional WSP then ':' drops; anything else keeps.
+ * 0 keep, 1 drop.  "x-spam" then '-' (any field of the family), ':' or
+ * white space drops at once: readers take "X-Spam<any WSP>:" as X-Spam
+ * (RFC 5322 4.5 obsolete syntax), however long the white space; any
+ * other byte keeps.
  */
 static int
 filter_xspam_name(const struct filter_xspam *xs, char c)
@@ -262,13 +264,7 @@ filter_xspam_name(const struct filter_xspam *xs, char c)
 
 	if (i < sizeof(want) - 1)
 		return tolower((unsigned char)c) == want[i] ? -1 : 0;
-	if (i == sizeof(want) - 1 && c == '-')
-		return 1;
-	if (c == ':')
-		return 1;
-	if ((c == ' ' || c == '\t') && xs->nlen < sizeof(xs->name))
-		return -1;
-	return 0;
+	return c == '-' || c == ':' || c == ' ' || c == '\t';
 }
 
 void

@@ -95,6 +95,9 @@ void		 spam_result_headers(const struct spam_result *, struct buf *);
 const char	*spam_result_reason(const struct spam_result *);
 /* [any] The action spam.actions gives score. */
 enum spam_action spam_action_for(const struct conf *, double score);
+/* [any] The weight sym gets under conf: spam.symbols, else built-in,
+ * else 0. */
+double		 spam_symbol_weight(const struct conf *, const char *sym);
 /* [any] Default weight of a built-in symbol (spam.symbols not applied);
  * false for an unknown name. */
 bool		 spam_symbol_default(const char *name, double *weight_r);

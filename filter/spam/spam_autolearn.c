@@ -27,6 +27,13 @@
  * Without one, ham comes from users moving mail out of Junk and from
  * `postern spam learn-ham`; Bayes waits for SPAM_BAYES_MIN of each.
  *
+ * Train on error: a message Bayes already classifies the same way
+ * (BAYES_SPAM at half weight or more, any BAYES_HAM) teaches nothing
+ * new and is skipped.  On a busy MX most rejected spam is such a
+ * message once Bayes is trained, so this also keeps the index from
+ * growing and being written (one LMDB commit per lesson) with every
+ * refused message.
+ *
  * Pure.  Threads: [any].
  */
 #include <stdbool.h>
@@ -39,7 +46,8 @@ int
 spam_autolearn(const struct conf *c, const struct spam_result *r,
     double *score_r)
 {
-	double	 s, b, spam_min;
+	double	 s, b, w, spam_min;
+	bool	 bspam, bham;
 
 	if (score_r != NULL)
 		*score_r = 0;
@@ -47,16 +55,22 @@ spam_autolearn(const struct conf *c, const struct spam_result *r,
 	    !c->spam.bayes_autolearn || spam_result_has(r, "GTUBE", NULL))
 		return 0;
 	s = spam_result_score(r);
-	if (spam_result_has(r, "BAYES_SPAM", &b))
+	bspam = bham = false;
+	if (spam_result_has(r, "BAYES_SPAM", &b)) {
 		s -= b;
-	if (spam_result_has(r, "BAYES_HAM", &b))
+		w = spam_symbol_weight(c, "BAYES_SPAM");
+		bspam = w > 0 && b >= w / 2;
+	}
+	if (spam_result_has(r, "BAYES_HAM", &b)) {
 		s -= b;
+		bham = true;
+	}
 	if (score_r != NULL)
 		*score_r = s;
 	spam_min = c->spam.reject >= 0 ? c->spam.reject : SPAM_AUTOLEARN_SPAM;
 	if (s >= spam_min)
-		return 1;
+		return bspam ? 0 : 1;
 	if (s <= SPAM_AUTOLEARN_HAM)
-		return -1;
+		return bham ? 0 : -1;
 	return 0;
 }

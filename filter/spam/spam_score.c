@@ -122,11 +122,31 @@ spam_result_free(struct spam_result **rp)
 	free(r);
 }
 
+/* The weight of sym: spam.symbols, else built-in, else dflt. */
+static double
+spam_weight(const struct conf *c, const char *sym, double dflt)
+{
+	double	 w = dflt;
+	size_t	 i;
+
+	(void)spam_symbol_default(sym, &w);
+	for (i = 0; c != NULL && i < c->spam.nsymbols; i++)
+		if (strcmp(c->spam.symbols[i].name, sym) == 0)
+			w = c->spam.symbols[i].weight;
+	return w;
+}
+
+double
+spam_symbol_weight(const struct conf *c, const char *sym)
+{
+	return spam_weight(c, sym, 0);
+}
+
 void
 spam_result_add(struct spam_result *r, const char *sym, double factor,
     double dflt, const char *opt)
 {
-	double	 w = dflt;
+	double	 w;
 	size_t	 i;
 
 	for (i = 0; i < r->nsym; i++)
@@ -134,11 +154,7 @@ spam_result_add(struct spam_result *r, const char *sym, double factor,
 			return;			/* once per message */
 	if (r->nsym == SPAM_SYM_MAX)
 		return;
-	(void)spam_symbol_default(sym, &w);
-	if (r->conf != NULL)
-		for (i = 0; i < r->conf->spam.nsymbols; i++)
-			if (strcmp(r->conf->spam.symbols[i].name, sym) == 0)
-				w = r->conf->spam.symbols[i].weight;
+	w = spam_weight(r->conf, sym, dflt);
 	r->sym[r->nsym].name = xstrdup(sym);
 	r->sym[r->nsym].score = w * factor;
 	r->sym[r->nsym].opt = opt != NULL ? xstrndup(opt, 60) : NULL;

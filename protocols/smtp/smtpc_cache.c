@@ -187,15 +187,18 @@ smtpc_cache_put(struct smtpc_conn *k)
 	k->timer = evtimer_new(bufferevent_get_base(k->bev), smtpc_cache_idle,
 	    k);
 	evtimer_add(k->timer, &tv);
-	bufferevent_setcb(k->bev, smtpc_cache_read, NULL, smtpc_cache_event,
-	    k);
-	bufferevent_set_timeouts(k->bev, NULL, NULL);
-	bufferevent_enable(k->bev, EV_READ);
 	TAILQ_INSERT_HEAD(&smtpc_cache, k, entry);
 	smtpc_cache_n++;
 	/* Bytes that came with the last reply: not an idle session. */
-	if (evbuffer_get_length(bufferevent_get_input(k->bev)) > 0)
+	if (evbuffer_get_length(bufferevent_get_input(k->bev)) > 0) {
 		smtpc_cache_close(k, false, "input");
+		return;
+	}
+	bufferevent_setcb(k->bev, smtpc_cache_read, NULL, smtpc_cache_event,
+	    k);
+	bufferevent_set_timeouts(k->bev, NULL, NULL);
+	/* Last: listed already, a callback from here may close k. */
+	bufferevent_enable(k->bev, EV_READ);
 }
 
 struct smtpc_conn *

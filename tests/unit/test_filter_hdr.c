@@ -39,11 +39,16 @@ static const struct xs_case xs_cases[] = {
 	{ "obsolete space before the colon (RFC 5322 4.5)",
 	  "X-Spam  : Yes\r\nX-Spam\t:Yes\r\nA: b\r\n\r\n",
 	  "A: b\r\n\r\n" },
+	/* Readers trim any white space before the colon; so do we, and a
+	 * malformed "X-Spam x" goes too. */
+	{ "long white space before the colon",
+	  "X-Spam                    : No\r\nX-Spam x: w\r\nA: b\r\n\r\n",
+	  "A: b\r\n\r\n" },
 	{ "relatives stay",
 	  "X-Spamd-Result: x\r\nX-Spammy: y\r\nX-Spa: z\r\nX-Spam\r\n"
-	  "X-Spam x: w\r\nXX-Spam: v\r\n X-Spam: folded\r\n\r\n",
+	  "XX-Spam: v\r\n X-Spam: folded\r\n\r\n",
 	  "X-Spamd-Result: x\r\nX-Spammy: y\r\nX-Spa: z\r\nX-Spam\r\n"
-	  "X-Spam x: w\r\nXX-Spam: v\r\n X-Spam: folded\r\n\r\n" },
+	  "XX-Spam: v\r\n X-Spam: folded\r\n\r\n" },
 	{ "last field, no body",
 	  "From: a@b\r\nX-Spam-Score: -100\r\n",
 	  "From: a@b\r\n" },

@@ -53,6 +53,13 @@ static const struct al_case al_cases[] = {
 	{ "allowlist and heuristics", { { "RBL_LIST_DNSWL_ORG", -3 },
 	    { "MISSING_MID", 1 } }, 15, 0, -0.5 },
 	{ "gtube", { { "GTUBE", 1 } }, 15, 0, 0 },
+	/* Train on error: Bayes already agrees, nothing to teach. */
+	{ "bayes already spam", { { "T_A", 18 }, { "BAYES_SPAM", 0.5 } },
+	    15, 0, 18 },
+	{ "bayes only unsure", { { "T_A", 18 }, { "BAYES_SPAM", 1.0 / 3 } },
+	    15, 1, 18 },
+	{ "bayes already ham", { { "T_GOOD", -3 }, { "BAYES_HAM", 0.5 } },
+	    15, 0, -3 },
 };
 
 static struct conf *
