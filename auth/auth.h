@@ -45,7 +45,7 @@ struct auth_db;
 struct auth_cache;
 
 /*
- * [loop] Copy the login data of conf->accounts.  Does not read files and
+ * [any] Copy the login data of conf->accounts.  Does not read files and
  * does not keep a pointer into conf.  Never fails.
  */
 struct auth_db	*auth_db_new(const struct conf *);

@@ -290,12 +290,9 @@ store_deliver_keyword_letters_blocking(const char *folder,
 		return 0;
 	}
 	kl = xcalloc(k + 1, 1);
-	/*
-	 * The fsync comes even when no name was new: the rename that added
-	 * one may be another job's (STORE, a delivery), not synced yet.
-	 */
-	if (store_keyword_letters_blocking(folder, ok, k, kl, error_r) == -1 ||
-	    mdir_sidefiles_sync_blocking(folder, error_r) == -1)
+	/* A new dovecot-keywords is durable (file and folder fsynced,
+	 * under the writer's lock) before anyone gets its letters. */
+	if (store_keyword_letters_blocking(folder, ok, k, kl, error_r) == -1)
 		rc = -1;
 	else
 		for (i = 0, k = 0; i < n; i++)
